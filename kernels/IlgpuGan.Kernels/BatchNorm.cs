@@ -1,0 +1,230 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+
+namespace IlgpuGan.Kernels;
+
+/// <summary>Batch-norm hyper-parameters (PyTorch's defaults).</summary>
+public readonly record struct BatchNormArgs(float Eps = 1e-5f, float Momentum = 0.1f);
+
+// Batch norm over (N, C, S) — BatchNorm1d is S = 1, BatchNorm2d is S = H*W.
+// Training: per-channel batch mean and biased variance normalise x; saveMean / saveInvStd keep
+// them for the backward pass; running_mean/var move by momentum (running_var takes the unbiased
+// variance, as in PyTorch). Eval: the running statistics normalise x.
+// Backward (M = N*S, xh = (x - mean) * invstd):
+//   gbeta = sum gy, ggamma = sum gy*xh, gx = gamma*invstd/M * (M*gy - gbeta - xh*ggamma).
+public sealed partial class Kernels
+{
+    private Action<KernelConfig, BatchNormViews, ChannelShape, BatchNormArgs>? bnTrain;
+    private Action<KernelConfig, BatchNormViews, ChannelShape, BatchNormArgs>? bnEval;
+    private Action<KernelConfig, BatchNormGrads, ChannelShape, float, float>? bnBackward;
+
+    public void BatchNormForwardTraining(ChannelShape sh, in BatchNormViews v, BatchNormArgs args)
+    {
+        v.Validate(sh);
+        if (IsHost) { HostBatchNormTraining(sh, v, args); return; }
+        (bnTrain ??= Load<BatchNormViews, ChannelShape, BatchNormArgs>(BatchNormTrainingKernel))(GroupPer(sh.C), v, sh, args);
+    }
+
+    public void BatchNormForwardEval(ChannelShape sh, in BatchNormViews v, BatchNormArgs args)
+    {
+        v.Validate(sh);
+        if (IsHost)
+        {
+            for (int c = 0; c < sh.C; c++)
+            {
+                float invStd = 1f / MathF.Sqrt(v.RunningVar.At(c) + args.Eps);
+                float scale = v.Gamma.At(c) * invStd, shift = v.Beta.At(c) - v.RunningMean.At(c) * scale;
+                ForEachRun(sh, c, v.X, v.Y, scale, shift);
+            }
+            return;
+        }
+        (bnEval ??= Load<BatchNormViews, ChannelShape, BatchNormArgs>(BatchNormEvalKernel))(Stride(sh.Length), v, sh, args);
+    }
+
+    /// <summary>gx = betaX*gx + dx; ggamma = betaParams*ggamma + dgamma; gbeta likewise.</summary>
+    public void BatchNormBackward(ChannelShape sh, in BatchNormGrads g, float betaX, float betaParams)
+    {
+        g.Validate(sh);
+        if (IsHost) { HostBatchNormBackward(sh, g, betaX, betaParams); return; }
+        (bnBackward ??= Load<BatchNormGrads, ChannelShape, float, float>(BatchNormBackwardKernel))(GroupPer(sh.C), g, sh, betaX, betaParams);
+    }
+
+    // ---- host -----------------------------------------------------------------------------------
+
+    /// <summary>y = x*scale + shift over every (n, s) of channel c.</summary>
+    private static unsafe void ForEachRun(ChannelShape sh, int c, ArrayView<float> xv, ArrayView<float> yv, float scale, float shift)
+    {
+        float* x = HostMemory.Ptr(xv), y = HostMemory.Ptr(yv);
+        for (int n = 0; n < sh.N; n++)
+        {
+            int o = (n * sh.C + c) * sh.S;
+            for (int s = 0; s < sh.S; s++) y[o + s] = x[o + s] * scale + shift;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void HostBatchNormTraining(ChannelShape sh, BatchNormViews v, BatchNormArgs a)
+    {
+        float* x = HostMemory.Ptr(v.X);
+        int m = sh.Count;
+        Span<double> mean = sh.C <= 4096 ? stackalloc double[sh.C] : new double[sh.C];
+        Span<double> sq = sh.C <= 4096 ? stackalloc double[sh.C] : new double[sh.C];
+        mean.Clear(); sq.Clear();
+        // Two passes over rows (contiguous for S = 1): the sums, then the centred squares.
+        for (int n = 0; n < sh.N; n++)
+            for (int c = 0; c < sh.C; c++)
+            {
+                float* p = x + (n * sh.C + c) * sh.S;
+                double s = 0; for (int i = 0; i < sh.S; i++) s += p[i];
+                mean[c] += s;
+            }
+        for (int c = 0; c < sh.C; c++) mean[c] /= m;
+        for (int n = 0; n < sh.N; n++)
+            for (int c = 0; c < sh.C; c++)
+            {
+                float* p = x + (n * sh.C + c) * sh.S;
+                double mu = mean[c], s = 0;
+                for (int i = 0; i < sh.S; i++) { double d = p[i] - mu; s += d * d; }
+                sq[c] += s;
+            }
+        for (int c = 0; c < sh.C; c++)
+        {
+            double var = sq[c] / m;
+            float invStd = (float)(1.0 / Math.Sqrt(var + a.Eps));
+            v.SaveMean.Put(c, (float)mean[c]);
+            v.SaveInvStd.Put(c, invStd);
+            v.RunningMean.Put(c, (1 - a.Momentum) * v.RunningMean.At(c) + a.Momentum * (float)mean[c]);
+            float unbiased = m > 1 ? (float)(sq[c] / (m - 1)) : (float)var;
+            v.RunningVar.Put(c, (1 - a.Momentum) * v.RunningVar.At(c) + a.Momentum * unbiased);
+            float scale = v.Gamma.At(c) * invStd;
+            ForEachRun(sh, c, v.X, v.Y, scale, v.Beta.At(c) - (float)mean[c] * scale);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void HostBatchNormBackward(ChannelShape sh, BatchNormGrads g, float betaX, float betaParams)
+    {
+        float* x = HostMemory.Ptr(g.X), gy = HostMemory.Ptr(g.GY), gx = HostMemory.Ptr(g.GX);
+        int m = sh.Count;
+        for (int c = 0; c < sh.C; c++)
+        {
+            float mu = g.SaveMean.At(c), inv = g.SaveInvStd.At(c);
+            double sg = 0, sgx = 0;
+            for (int n = 0; n < sh.N; n++)
+            {
+                int o = (n * sh.C + c) * sh.S;
+                for (int s = 0; s < sh.S; s++) { float d = gy[o + s]; sg += d; sgx += d * (x[o + s] - mu) * inv; }
+            }
+            float gb = (float)sg, gg = (float)sgx;
+            g.GBeta.Put(c, (betaParams == 0f ? 0f : betaParams * g.GBeta.At(c)) + gb);
+            g.GGamma.Put(c, (betaParams == 0f ? 0f : betaParams * g.GGamma.At(c)) + gg);
+            float k = g.Gamma.At(c) * inv / m;
+            for (int n = 0; n < sh.N; n++)
+            {
+                int o = (n * sh.C + c) * sh.S;
+                for (int s = 0; s < sh.S; s++)
+                {
+                    float xh = (x[o + s] - mu) * inv;
+                    float d = k * (m * gy[o + s] - gb - xh * gg);
+                    gx[o + s] = betaX == 0f ? d : betaX * gx[o + s] + d;
+                }
+            }
+        }
+    }
+
+    // ---- device ---------------------------------------------------------------------------------
+
+    private static void BatchNormTrainingKernel(BatchNormViews v, ChannelShape sh, BatchNormArgs a)
+    {
+        int c = Grid.IdxX, m = sh.Count;
+        float s = 0f;
+        for (int e = Group.IdxX; e < m; e += Group.DimX) s += v.X[At(sh, c, e)];
+        float mean = GroupSum(s) / m;
+        float q = 0f;
+        for (int e = Group.IdxX; e < m; e += Group.DimX) { float d = v.X[At(sh, c, e)] - mean; q += d * d; }
+        float sq = GroupSum(q);
+        float invStd = XMath.Rsqrt(sq / m + a.Eps);
+        float scale = v.Gamma[c] * invStd, shift = v.Beta[c] - mean * scale;
+        for (int e = Group.IdxX; e < m; e += Group.DimX) { int i = At(sh, c, e); v.Y[i] = v.X[i] * scale + shift; }
+        if (Group.IdxX == 0)
+        {
+            v.SaveMean[c] = mean;
+            v.SaveInvStd[c] = invStd;
+            v.RunningMean[c] = (1 - a.Momentum) * v.RunningMean[c] + a.Momentum * mean;
+            v.RunningVar[c] = (1 - a.Momentum) * v.RunningVar[c] + a.Momentum * (m > 1 ? sq / (m - 1) : sq / m);
+        }
+    }
+
+    private static void BatchNormEvalKernel(BatchNormViews v, ChannelShape sh, BatchNormArgs a)
+    {
+        for (int i = Grid.GlobalIndex.X; i < sh.Length; i += GridStride)
+        {
+            int c = sh.Channel(i);
+            v.Y[i] = (v.X[i] - v.RunningMean[c]) * XMath.Rsqrt(v.RunningVar[c] + a.Eps) * v.Gamma[c] + v.Beta[c];
+        }
+    }
+
+    private static void BatchNormBackwardKernel(BatchNormGrads g, ChannelShape sh, float betaX, float betaParams)
+    {
+        int c = Grid.IdxX, m = sh.Count;
+        float mu = g.SaveMean[c], inv = g.SaveInvStd[c];
+        float sg = 0f, sgx = 0f;
+        for (int e = Group.IdxX; e < m; e += Group.DimX)
+        {
+            int i = At(sh, c, e);
+            sg += g.GY[i];
+            sgx += g.GY[i] * (g.X[i] - mu) * inv;
+        }
+        float gb = GroupSum(sg), gg = GroupSum(sgx);
+        if (Group.IdxX == 0)
+        {
+            g.GBeta[c] = (betaParams == 0f ? 0f : betaParams * g.GBeta[c]) + gb;
+            g.GGamma[c] = (betaParams == 0f ? 0f : betaParams * g.GGamma[c]) + gg;
+        }
+        float k = g.Gamma[c] * inv / m;
+        for (int e = Group.IdxX; e < m; e += Group.DimX)
+        {
+            int i = At(sh, c, e);
+            float d = k * (m * g.GY[i] - gb - (g.X[i] - mu) * inv * gg);
+            g.GX[i] = (betaX == 0f ? 0f : betaX * g.GX[i]) + d;
+        }
+    }
+}
+
+/// <summary>The buffers of a batch-norm forward pass. X and Y may be the same view in eval.</summary>
+public readonly record struct BatchNormViews(
+    ArrayView<float> X, ArrayView<float> Y, ArrayView<float> Gamma, ArrayView<float> Beta,
+    ArrayView<float> RunningMean, ArrayView<float> RunningVar, ArrayView<float> SaveMean, ArrayView<float> SaveInvStd)
+{
+    internal void Validate(ChannelShape sh)
+    {
+        Check.Length(X, sh.Length, "BatchNorm", "x");
+        Check.Length(Y, sh.Length, "BatchNorm", "y");
+        foreach (var (view, name) in new[] { (Gamma, "gamma"), (Beta, "beta"), (RunningMean, "running_mean"), (RunningVar, "running_var") })
+            Check.Length(view, sh.C, "BatchNorm", name);
+    }
+}
+
+/// <summary>The buffers of a batch-norm backward pass.</summary>
+public readonly record struct BatchNormGrads(
+    ArrayView<float> X, ArrayView<float> GY, ArrayView<float> GX, ArrayView<float> Gamma,
+    ArrayView<float> SaveMean, ArrayView<float> SaveInvStd, ArrayView<float> GGamma, ArrayView<float> GBeta)
+{
+    internal void Validate(ChannelShape sh)
+    {
+        Check.Length(X, sh.Length, "BatchNormBackward", "x");
+        Check.Length(GY, sh.Length, "BatchNormBackward", "gy");
+        Check.Length(GX, sh.Length, "BatchNormBackward", "gx");
+        foreach (var (view, name) in new[] { (Gamma, "gamma"), (SaveMean, "save_mean"), (SaveInvStd, "save_invstd"), (GGamma, "ggamma"), (GBeta, "gbeta") })
+            Check.Length(view, sh.C, "BatchNormBackward", name);
+    }
+}
+
+/// <summary>Element access to small host-visible views (host variant only).</summary>
+internal static class ViewAccess
+{
+    public static unsafe float At(this ArrayView<float> v, int i) => HostMemory.Ptr(v)[i];
+    public static unsafe void Put(this ArrayView<float> v, int i, float value) => HostMemory.Ptr(v)[i] = value;
+}

@@ -1,0 +1,146 @@
+using System.Runtime.CompilerServices;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+
+namespace IlgpuGan.Kernels;
+
+/// <summary>One Adam step's constants; the bias corrections 1 - beta^t are computed on the host.</summary>
+public readonly record struct AdamArgs(float Lr, float Beta1, float Beta2, float Eps, float WeightDecay, float Correction1, float Correction2);
+
+/// <summary>One SGD step's constants. FirstStep: the momentum buffer starts as the gradient.</summary>
+public readonly record struct SgdArgs(float Lr, float Momentum, float Dampening, float WeightDecay, bool Nesterov, bool FirstStep);
+
+/// <summary>One RMSProp step's constants.</summary>
+public readonly record struct RmsPropArgs(float Lr, float Alpha, float Eps, float WeightDecay, float Momentum, bool Centered);
+
+// Optimizer updates with PyTorch's semantics (torch.optim, single-tensor form), one parameter
+// tensor per call:
+//   Adam:    g += wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+//            p -= lr/c1 * m / (sqrt(v)/sqrt(c2) + eps),  c_i = 1 - b_i^t
+//   SGD:     g += wd*p; buf = first ? g : mu buf + (1-damp) g; g = nesterov ? g + mu buf : buf; p -= lr g
+//   RMSProp: g += wd*p; sq = a sq + (1-a) g^2; avg = centered ? sqrt(sq - ga^2) + eps : sqrt(sq) + eps
+//            (ga = a ga + (1-a) g); momentum ? (buf = mu buf + g/avg; p -= lr buf) : p -= lr g/avg
+public sealed partial class Kernels
+{
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>? adam;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArgs>? sgd;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, RmsPropArgs>? rmsProp;
+
+    public void AdamStep(ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, in AdamArgs a)
+    {
+        Check.SameLength(p, g, nameof(AdamStep)); Check.SameLength(p, m, nameof(AdamStep)); Check.SameLength(p, v, nameof(AdamStep));
+        if (IsHost) { HostAdam(HostMemory.Span(p), HostMemory.Span(g), HostMemory.Span(m), HostMemory.Span(v), a); return; }
+        (adam ??= Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(AdamKernel))(Stride(p.Length), p, g, m, v, a);
+    }
+
+    /// <summary>buf may be empty when Momentum is 0.</summary>
+    public void SgdStep(ArrayView<float> p, ArrayView<float> g, ArrayView<float> buf, in SgdArgs a)
+    {
+        Check.SameLength(p, g, nameof(SgdStep));
+        if (a.Momentum != 0f) Check.SameLength(p, buf, nameof(SgdStep));
+        if (IsHost)
+        {
+            Span<float> ps = HostMemory.Span(p), gs = HostMemory.Span(g), bs = a.Momentum != 0f ? HostMemory.Span(buf) : default;
+            for (int i = 0; i < ps.Length; i++) ps[i] = Sgd(ps[i], gs[i], ref a.Momentum != 0f ? ref bs[i] : ref Unsafe.NullRef<float>(), a);
+            return;
+        }
+        (sgd ??= Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArgs>(SgdKernel))(Stride(p.Length), p, g, buf, a);
+    }
+
+    /// <summary>gradAvg (Centered) and buf (Momentum) may be empty when unused.</summary>
+    public void RmsPropStep(ArrayView<float> p, ArrayView<float> g, ArrayView<float> square, ArrayView<float> gradAvg, ArrayView<float> buf, in RmsPropArgs a)
+    {
+        Check.SameLength(p, g, nameof(RmsPropStep)); Check.SameLength(p, square, nameof(RmsPropStep));
+        if (a.Centered) Check.SameLength(p, gradAvg, nameof(RmsPropStep));
+        if (a.Momentum != 0f) Check.SameLength(p, buf, nameof(RmsPropStep));
+        if (IsHost)
+        {
+            Span<float> ps = HostMemory.Span(p), gs = HostMemory.Span(g), sq = HostMemory.Span(square);
+            Span<float> ga = a.Centered ? HostMemory.Span(gradAvg) : default, bs = a.Momentum != 0f ? HostMemory.Span(buf) : default;
+            for (int i = 0; i < ps.Length; i++)
+                ps[i] = RmsProp(ps[i], gs[i], ref sq[i], ref a.Centered ? ref ga[i] : ref Unsafe.NullRef<float>(),
+                    ref a.Momentum != 0f ? ref bs[i] : ref Unsafe.NullRef<float>(), a);
+            return;
+        }
+        (rmsProp ??= Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, RmsPropArgs>(RmsPropKernel))(
+            Stride(p.Length), p, g, square, gradAvg, buf, a);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void HostAdam(Span<float> p, ReadOnlySpan<float> g, Span<float> m, Span<float> v, AdamArgs a)
+    {
+        for (int i = 0; i < p.Length; i++) p[i] = Adam(p[i], g[i], ref m[i], ref v[i], a);
+    }
+
+    private static float Adam(float p, float g, ref float m, ref float v, in AdamArgs a)
+    {
+        if (a.WeightDecay != 0f) g += a.WeightDecay * p;
+        m = a.Beta1 * m + (1f - a.Beta1) * g;
+        v = a.Beta2 * v + (1f - a.Beta2) * g * g;
+        float denom = XMath.Sqrt(v) / XMath.Sqrt(a.Correction2) + a.Eps;
+        return p - a.Lr / a.Correction1 * m / denom;
+    }
+
+    private static float Sgd(float p, float g, ref float buf, in SgdArgs a)
+    {
+        if (a.WeightDecay != 0f) g += a.WeightDecay * p;
+        if (a.Momentum != 0f)
+        {
+            buf = a.FirstStep ? g : a.Momentum * buf + (1f - a.Dampening) * g;
+            g = a.Nesterov ? g + a.Momentum * buf : buf;
+        }
+        return p - a.Lr * g;
+    }
+
+    private static float RmsProp(float p, float g, ref float sq, ref float ga, ref float buf, in RmsPropArgs a)
+    {
+        if (a.WeightDecay != 0f) g += a.WeightDecay * p;
+        sq = a.Alpha * sq + (1f - a.Alpha) * g * g;
+        float avg;
+        if (a.Centered)
+        {
+            ga = a.Alpha * ga + (1f - a.Alpha) * g;
+            avg = XMath.Sqrt(sq - ga * ga) + a.Eps;
+        }
+        else avg = XMath.Sqrt(sq) + a.Eps;
+        if (a.Momentum != 0f)
+        {
+            buf = a.Momentum * buf + g / avg;
+            return p - a.Lr * buf;
+        }
+        return p - a.Lr * g / avg;
+    }
+
+    private static void AdamKernel(ArrayView<float> p, ArrayView<float> g, ArrayView<float> m, ArrayView<float> v, AdamArgs a)
+    {
+        for (int i = Grid.GlobalIndex.X; i < p.Length; i += GridStride)
+        {
+            float mi = m[i], vi = v[i];
+            p[i] = Adam(p[i], g[i], ref mi, ref vi, a);
+            m[i] = mi; v[i] = vi;
+        }
+    }
+
+    private static void SgdKernel(ArrayView<float> p, ArrayView<float> g, ArrayView<float> buf, SgdArgs a)
+    {
+        for (int i = Grid.GlobalIndex.X; i < p.Length; i += GridStride)
+        {
+            float b = a.Momentum != 0f ? buf[i] : 0f;
+            p[i] = Sgd(p[i], g[i], ref b, a);
+            if (a.Momentum != 0f) buf[i] = b;
+        }
+    }
+
+    private static void RmsPropKernel(ArrayView<float> p, ArrayView<float> g, ArrayView<float> square, ArrayView<float> gradAvg, ArrayView<float> buf, RmsPropArgs a)
+    {
+        for (int i = Grid.GlobalIndex.X; i < p.Length; i += GridStride)
+        {
+            float sq = square[i], ga = a.Centered ? gradAvg[i] : 0f, b = a.Momentum != 0f ? buf[i] : 0f;
+            p[i] = RmsProp(p[i], g[i], ref sq, ref ga, ref b, a);
+            square[i] = sq;
+            if (a.Centered) gradAvg[i] = ga;
+            if (a.Momentum != 0f) buf[i] = b;
+        }
+    }
+}
