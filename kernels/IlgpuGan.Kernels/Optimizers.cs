@@ -5,19 +5,27 @@ using ILGPU.Runtime;
 
 namespace IlgpuGan.Kernels;
 
-/// <summary>One Adam step's constants; the bias corrections 1 - beta^t are computed on the host.</summary>
-public readonly record struct AdamArgs(float Lr, float Beta1, float Beta2, float Eps, float WeightDecay, float Correction1, float Correction2);
+/// <summary>One Adam step's constants, computed on the host in double precision as PyTorch does
+/// (1 - beta, the step size lr / (1 - beta1^t) and sqrt(1 - beta2^t)) and only then rounded.</summary>
+public readonly record struct AdamArgs(float StepSize, float Beta1, float OneMinusBeta1, float Beta2, float OneMinusBeta2,
+    float SqrtCorrection2, float Eps, float WeightDecay)
+{
+    public static AdamArgs ForStep(double lr, double beta1, double beta2, double eps, double weightDecay, long step) => new(
+        (float)(lr / (1 - Math.Pow(beta1, step))), (float)beta1, (float)(1 - beta1), (float)beta2, (float)(1 - beta2),
+        (float)Math.Sqrt(1 - Math.Pow(beta2, step)), (float)eps, (float)weightDecay);
+}
 
 /// <summary>One SGD step's constants. FirstStep: the momentum buffer starts as the gradient.</summary>
-public readonly record struct SgdArgs(float Lr, float Momentum, float Dampening, float WeightDecay, bool Nesterov, bool FirstStep);
+public readonly record struct SgdArgs(float Lr, float Momentum, float OneMinusDampening, float WeightDecay, bool Nesterov, bool FirstStep);
 
-/// <summary>One RMSProp step's constants.</summary>
-public readonly record struct RmsPropArgs(float Lr, float Alpha, float Eps, float WeightDecay, float Momentum, bool Centered);
+/// <summary>One RMSProp step's constants; OneMinusAlpha computed in double on the host.</summary>
+public readonly record struct RmsPropArgs(float Lr, float Alpha, float OneMinusAlpha, float Eps, float WeightDecay, float Momentum, bool Centered);
 
 // Optimizer updates with PyTorch's semantics (torch.optim, single-tensor form), one parameter
 // tensor per call:
 //   Adam:    g += wd*p; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
 //            p -= lr/c1 * m / (sqrt(v)/sqrt(c2) + eps),  c_i = 1 - b_i^t
+// Host-side constants (1 - beta, lr/c1, sqrt(c2)) are computed in double, as PyTorch computes them.
 //   SGD:     g += wd*p; buf = first ? g : mu buf + (1-damp) g; g = nesterov ? g + mu buf : buf; p -= lr g
 //   RMSProp: g += wd*p; sq = a sq + (1-a) g^2; avg = centered ? sqrt(sq - ga^2) + eps : sqrt(sq) + eps
 //            (ga = a ga + (1-a) g); momentum ? (buf = mu buf + g/avg; p -= lr buf) : p -= lr g/avg
@@ -76,10 +84,10 @@ public sealed partial class Kernels
     private static float Adam(float p, float g, ref float m, ref float v, in AdamArgs a)
     {
         if (a.WeightDecay != 0f) g += a.WeightDecay * p;
-        m = a.Beta1 * m + (1f - a.Beta1) * g;
-        v = a.Beta2 * v + (1f - a.Beta2) * g * g;
-        float denom = XMath.Sqrt(v) / XMath.Sqrt(a.Correction2) + a.Eps;
-        return p - a.Lr / a.Correction1 * m / denom;
+        m = a.Beta1 * m + a.OneMinusBeta1 * g;
+        v = a.Beta2 * v + a.OneMinusBeta2 * g * g;
+        float denom = XMath.Sqrt(v) / a.SqrtCorrection2 + a.Eps;
+        return p - a.StepSize * m / denom;
     }
 
     private static float Sgd(float p, float g, ref float buf, in SgdArgs a)
@@ -87,7 +95,7 @@ public sealed partial class Kernels
         if (a.WeightDecay != 0f) g += a.WeightDecay * p;
         if (a.Momentum != 0f)
         {
-            buf = a.FirstStep ? g : a.Momentum * buf + (1f - a.Dampening) * g;
+            buf = a.FirstStep ? g : a.Momentum * buf + a.OneMinusDampening * g;
             g = a.Nesterov ? g + a.Momentum * buf : buf;
         }
         return p - a.Lr * g;
@@ -96,11 +104,11 @@ public sealed partial class Kernels
     private static float RmsProp(float p, float g, ref float sq, ref float ga, ref float buf, in RmsPropArgs a)
     {
         if (a.WeightDecay != 0f) g += a.WeightDecay * p;
-        sq = a.Alpha * sq + (1f - a.Alpha) * g * g;
+        sq = a.Alpha * sq + a.OneMinusAlpha * g * g;
         float avg;
         if (a.Centered)
         {
-            ga = a.Alpha * ga + (1f - a.Alpha) * g;
+            ga = a.Alpha * ga + a.OneMinusAlpha * g;
             avg = XMath.Sqrt(sq - ga * ga) + a.Eps;
         }
         else avg = XMath.Sqrt(sq) + a.Eps;

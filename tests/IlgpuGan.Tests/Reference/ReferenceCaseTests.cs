@@ -1,0 +1,53 @@
+using IlgpuGan.IO;
+using IlgpuGan.Tests.Support;
+
+namespace IlgpuGan.Tests.Reference;
+
+[Collection("devices")]
+public sealed class ReferenceCaseTests
+{
+    public static TheoryData<string, string> Cases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var backend in Backends.Names)
+            foreach (var file in ReferenceCases.Files())
+                if (!ReferenceCases.ExpectedUnknown.ContainsKey(ReferenceCases.OpOf(file)) && Runs(backend, file))
+                    data.Add(backend, file);
+        return data;
+    }
+
+    /// <summary>The CPU accelerator simulates GPU threads (a barrier costs milliseconds), so the
+    /// GPU-style kernels run there only on the small cases; every other backend runs every case.</summary>
+    public const long SimulatedGpuLimit = 4096;
+
+    private static bool Runs(string backend, string file) =>
+        backend != "cpu-gpu-kernels" || SafeTensors.Read(file).Tensors.Values.Max(t => t.Length) <= SimulatedGpuLimit;
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void CaseMatchesPyTorch(string backend, string file)
+    {
+        var contents = SafeTensors.Read(file);
+        double tolerance = double.Parse(contents.Metadata["tolerance"], System.Globalization.CultureInfo.InvariantCulture);
+        var computed = ReferenceCases.Run(Backends.Get(backend), contents);
+        var inputs = new HashSet<string> { "x", "w", "b", "gamma", "beta", "target", "gy", "param", "grad1", "grad2", "grad3" };
+        var expected = contents.Tensors.Keys.Where(k => !inputs.Contains(k)).ToList();
+        Assert.NotEmpty(expected);
+        foreach (var name in expected)
+        {
+            Assert.True(computed.ContainsKey(name), $"{Path.GetFileName(file)}: the runner does not produce '{name}'");
+            Compare.Close(computed[name], contents.Tensors[name].Data, tolerance, $"{backend} {Path.GetFileName(file)} {name}");
+        }
+    }
+
+    [Fact]
+    public void EveryCaseHasAKnownOp()
+    {
+        var files = ReferenceCases.Files().ToList();
+        Assert.True(files.Count >= 20, $"expected the shared reference cases; found {files.Count} in {string.Join(", ", Paths.ReferenceDirs())}");
+        var unknown = files.Select(f => (File: Path.GetFileName(f), Op: ReferenceCases.OpOf(f)))
+            .Where(c => !ReferenceCases.Known.Contains(c.Op) && !ReferenceCases.ExpectedUnknown.ContainsKey(c.Op))
+            .ToList();
+        Assert.True(unknown.Count == 0, "cases of ops the runtime does not know: " + string.Join(", ", unknown.Select(u => $"{u.File} ({u.Op})")));
+    }
+}

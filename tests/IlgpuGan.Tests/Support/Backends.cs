@@ -1,0 +1,116 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace IlgpuGan.Tests.Support;
+
+/// <summary>
+/// The backends every op is tested on: the CPU accelerator with the fast host kernels ("cpu"),
+/// the GPU-style kernels on a CPU accelerator shaped like an NVIDIA GPU ("cpu-gpu-kernels"), and
+/// OpenCL and CUDA when this machine has them. Devices are made once per test run.
+/// </summary>
+public static class Backends
+{
+    private static readonly Lazy<string[]> available = new(Probe);
+    private static readonly Dictionary<string, Device> devices = new();
+
+    public static IReadOnlyList<string> Names => available.Value;
+
+    public static TheoryData<string> All()
+    {
+        var data = new TheoryData<string>();
+        foreach (var n in Names) data.Add(n);
+        return data;
+    }
+
+    /// <summary>A shared device for this backend. Tests that use it must not run in parallel with
+    /// other users of the same device: every test class that calls this is in one collection.</summary>
+    public static Device Get(string name)
+    {
+        lock (devices)
+        {
+            if (!devices.TryGetValue(name, out var d))
+                devices[name] = d = Create(name, seed: 0);
+            d.Tape.EndStep();
+            return d;
+        }
+    }
+
+    public static Device Create(string name, ulong seed) => name switch
+    {
+        "cpu" => Device.Create(AcceleratorKind.Cpu, seed),
+        "cpu-gpu-kernels" => Device.CreateGpuStyleCpu(seed),
+        "opencl" => Device.Create(AcceleratorKind.OpenCL, seed),
+        "cuda" => Device.Create(AcceleratorKind.Cuda, seed),
+        _ => throw new ArgumentException(name),
+    };
+
+    private static string[] Probe()
+    {
+        var names = new List<string> { "cpu", "cpu-gpu-kernels" };
+        try
+        {
+            using var context = Context.Create(b => b.Cuda().OpenCL(Device.IsUsableOpenCL));
+            if (context.Devices.Any(d => d.AcceleratorType == AcceleratorType.OpenCL)) names.Add("opencl");
+            if (context.Devices.Any(d => d.AcceleratorType == AcceleratorType.Cuda)) names.Add("cuda");
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException)
+        {
+            // No OpenCL or CUDA runtime on this machine.
+        }
+        return names.ToArray();
+    }
+}
+
+/// <summary>Test classes that share the backend devices run one after another.</summary>
+[CollectionDefinition("devices", DisableParallelization = true)]
+public sealed class DeviceCollection;
+
+/// <summary>Comparison by FORMAT.md's rule.</summary>
+public static class Compare
+{
+    public static double RelativeError(ReadOnlySpan<float> computed, ReadOnlySpan<float> expected)
+    {
+        Assert.Equal(expected.Length, computed.Length);
+        double diff = 0, norm = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            Assert.True(float.IsFinite(computed[i]), $"computed value {i} is {computed[i]}");
+            double d = computed[i] - (double)expected[i];
+            diff += d * d;
+            norm += (double)expected[i] * expected[i];
+        }
+        return Math.Sqrt(diff) / Math.Max(Math.Sqrt(norm), 1e-12);
+    }
+
+    public static void Close(ReadOnlySpan<float> computed, ReadOnlySpan<float> expected, double tolerance, string what)
+    {
+        double e = RelativeError(computed, expected);
+        Assert.True(e <= tolerance, $"{what}: relative error {e:E3} > tolerance {tolerance:E1}");
+    }
+}
+
+/// <summary>Where the repository and the shared folder are.</summary>
+public static class Paths
+{
+    public static string RepoRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "IlgpuGan.sln"))) return dir.FullName;
+            throw new DirectoryNotFoundException("IlgpuGan.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    /// <summary>../shared/reference, then every folder of ILGPUGAN_REFERENCE_DIRS (':'-separated).</summary>
+    public static IReadOnlyList<string> ReferenceDirs()
+    {
+        var dirs = new List<string> { Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "reference")) };
+        string? extra = Environment.GetEnvironmentVariable("ILGPUGAN_REFERENCE_DIRS");
+        if (!string.IsNullOrWhiteSpace(extra))
+            dirs.AddRange(extra.Split(':', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Path.GetFullPath));
+        return dirs;
+    }
+}
