@@ -1,0 +1,71 @@
+// W-MLP (shared/bench/WORKLOADS.md) on the bundled 7,996 MNIST training digits.
+// Usage: dotnet run -c Release --project samples/MnistMlp -- [--steps N] [--batch 64] [--accelerator cpu|opencl|cuda]
+//        [--data DIR] [--out DIR] [--sample-every N] [--seed S]
+// Writes a grid of G's digits for a fixed noise batch every --sample-every steps (out/mnist-mlp/step_NNNNN.png).
+using System.Diagnostics;
+using IlgpuGan;
+using IlgpuGan.Data;
+using IlgpuGan.Imaging;
+using IlgpuGan.Models;
+using IlgpuGan.Optim;
+using IlgpuGan.Training;
+
+try
+{
+    var opts = Args.Parse(args);
+    int steps = opts.Int("steps", 6000), batch = opts.Int("batch", 64), sampleEvery = opts.Int("sample-every", 1000), seed = opts.Int("seed", 1);
+    string data = opts.Get("data", null) ?? MnistDataset.DefaultFolder;
+    string outDir = opts.Get("out", null) ?? Path.Combine("out", "mnist-mlp");
+    var kind = Device.ParseKind(opts.Get("accelerator", null));
+    if (opts.Unused.Any()) throw new ArgumentException($"Unknown option --{opts.Unused.First()}.");
+
+    var mnist = MnistDataset.Load(data);
+    var loader = BatchLoader.FromMnist(mnist, batch, seed);
+    using var device = Device.Create(kind, (ulong)seed);
+    Console.WriteLine($"device: {device}; data: {mnist.Count} digits from {data}; {steps} steps of batch {batch}");
+
+    using var g = Mlp.Generator(device);       // z (N, 100) -> (N, 1, 28, 28)
+    using var d = Mlp.Discriminator(device);   // (N, 1, 28, 28) -> logit (N, 1)
+    using var optG = new Adam(g.Parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
+    using var optD = new Adam(d.Parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
+    using var trainer = new GanTrainer(device, g, d, optG, optD, batch);
+
+    // A fixed noise batch, so that the grids over time are comparable.
+    using var fixedNoise = device.Persistent(new Shape(64, 100));
+    device.Kernels.Normal(fixedNoise.View, device.Random.Next(fixedNoise.Length), 0, 1);
+    using var real = device.Persistent(new Shape(batch, 1, 28, 28));
+    var host = new float[batch * 28 * 28];
+    Tensor NextReal()
+    {
+        if (!loader.Next(host)) loader.Next(host);      // a new epoch starts when one runs out
+        real.CopyFrom(host);
+        return real;
+    }
+    ImageGrid.SavePng(Path.Combine(outDir, "real.png"), mnist.Images.AsSpan(0, 64 * 784), 64, 1, 28, 28);
+
+    var clock = Stopwatch.StartNew();
+    for (int step = 1; step <= steps; step++)
+    {
+        trainer.TrainStep(NextReal);
+        if (step % 100 == 0 || step == steps)
+        {
+            var s = trainer.ReadStats();   // waits for the device
+            double rate = step / clock.Elapsed.TotalSeconds;
+            Console.WriteLine($"[{step}/{steps}] epoch {loader.Epoch}  {s.LossD,7:F4} Loss_D  {s.LossG,7:F4} Loss_G  " +
+                              $"D(x) {s.DReal:F3}  D(G(z)) {s.DFake:F3}/{s.DFakeAfter:F3}  {rate:F1} steps/s  ETA {(steps - step) / rate:F0} s");
+        }
+        if (step % sampleEvery == 0 || step == steps)
+        {
+            string path = Path.Combine(outDir, $"step_{step:D5}.png");
+            ImageGrid.SavePng(path, trainer.Sample(fixedNoise), 64, 1, 28, 28);
+            Console.WriteLine($"wrote {path}");
+        }
+    }
+    Console.WriteLine($"done: {steps} steps in {clock.Elapsed.TotalSeconds:F1} s ({clock.Elapsed.TotalMilliseconds / steps:F1} ms/step)");
+    return 0;
+}
+catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException or NonFiniteLossException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
