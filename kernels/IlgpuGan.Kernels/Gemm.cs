@@ -135,6 +135,7 @@ public sealed partial class Kernels
     /// Transposes are absorbed by the packing, so all four combinations run the same micro-kernel.
     /// Not thread-safe: one call at a time per <see cref="Kernels"/> (guarded by a lock).
     /// </summary>
+    [SkipLocalsInit]
     private sealed unsafe class HostGemm
     {
         private const int KC = 256;
@@ -187,6 +188,11 @@ public sealed partial class Kernels
             }
             lock (gate)
             {
+                if (shape.N == 1 || shape.M == 1)
+                {
+                    RunVector(shape, pa, pb, pc, al, be, pbias);
+                    return;
+                }
                 s = shape; a = pa; b = pb; c = pc; alpha = al; beta = be; bias = pbias;
                 int mSl = (shape.M + mr - 1) / mr, nSl = (shape.N + nr - 1) / nr;
                 int nth = 2.0 * shape.M * shape.N * shape.K < ParallelFlops ? 1 : threads;
@@ -198,6 +204,85 @@ public sealed partial class Kernels
                     Parallel.For(0, tr * tc, body);
                 a = b = c = bias = null;
             }
+        }
+
+        /// <summary>
+        /// N == 1 or M == 1: a matrix-vector product. The vector (op(B)'s column, or op(A)'s row) is
+        /// copied contiguous; the matrix is read in place, by dot products when its rows run along K,
+        /// else by axpys over its rows.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void RunVector(in GemmShape sh, float* pa, float* pb, float* pc, float al, float be, float* pbias)
+        {
+            float* x = packB[0].Get(sh.K);
+            float* mat;
+            nint ld, outStride;
+            int n;
+            bool dotForm;
+            if (sh.N == 1) // c[i] = op(A)[i, :] . op(B)[:, 0]
+            {
+                for (int k = 0; k < sh.K; k++)
+                    x[k] = sh.TransB ? pb[k] : pb[(nint)k * sh.Ldb];
+                mat = pa;
+                (ld, n, outStride, dotForm) = (sh.Lda, sh.M, sh.Ldc, !sh.TransA);
+            }
+            else // M == 1: c[j] = op(A)[0, :] . op(B)[:, j]
+            {
+                for (int k = 0; k < sh.K; k++)
+                    x[k] = sh.TransA ? pa[(nint)k * sh.Lda] : pa[k];
+                mat = pb;
+                (ld, n, outStride, dotForm) = (sh.Ldb, sh.N, 1, sh.TransB);
+            }
+            float* y = packA[0].Get(n);
+            if (dotForm)
+            {
+                for (int i = 0; i < n; i++)
+                    y[i] = Dot(mat + i * ld, x, sh.K);
+            }
+            else
+            {
+                new Span<float>(y, n).Clear();
+                for (int k = 0; k < sh.K; k++)
+                    Axpy(x[k], mat + k * ld, y, n);
+            }
+            for (int i = 0; i < n; i++)
+            {
+                float* o = pc + i * outStride;
+                float v = al * y[i];
+                if (be != 0f)
+                    v += be * *o;
+                if (pbias != null)
+                    v += pbias[sh.N == 1 ? 0 : i];
+                *o = v;
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static float Dot(float* p, float* q, int n)
+        {
+            var s0 = Vector256<float>.Zero;
+            var s1 = Vector256<float>.Zero;
+            int i = 0;
+            for (; i + 16 <= n; i += 16)
+            {
+                s0 = Vector256.FusedMultiplyAdd(Vector256.Load(p + i), Vector256.Load(q + i), s0);
+                s1 = Vector256.FusedMultiplyAdd(Vector256.Load(p + i + 8), Vector256.Load(q + i + 8), s1);
+            }
+            float sum = Vector256.Sum(s0 + s1);
+            for (; i < n; i++)
+                sum += p[i] * q[i];
+            return sum;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Axpy(float alpha, float* x, float* y, int n)
+        {
+            var va = Vector256.Create(alpha);
+            int i = 0;
+            for (; i + 8 <= n; i += 8)
+                Vector256.Store(Vector256.FusedMultiplyAdd(va, Vector256.Load(x + i), Vector256.Load(y + i)), y + i);
+            for (; i < n; i++)
+                y[i] += alpha * x[i];
         }
 
         private static void ScaleOnly(in GemmShape s, float* c, float beta, float* bias)
@@ -236,28 +321,24 @@ public sealed partial class Kernels
                 float* bi = first ? bias : null;
 
                 // Pack op(B)[p0:p0+kc, c0:c1] into KC x NR slivers.
-                for (int j = c0, q = 0; j < c1; j += nr, q++)
+                if (sh.TransB) // stored N x K: column j of op(B) is row j of B
                 {
-                    int cols = Math.Min(nr, c1 - j);
-                    float* dst = bp + (nint)q * kc * nr;
-                    if (sh.TransB) // stored N x K: column j of op(B) is row j of B
-                        PackStrided(b + (nint)j * sh.Ldb + p0, sh.Ldb, cols, kc, nr, dst);
-                    else
-                        PackContiguous(b + (nint)p0 * sh.Ldb + j, sh.Ldb, cols, kc, nr, dst);
+                    for (int j = c0, q = 0; j < c1; j += nr, q++)
+                        PackStrided(b + (nint)j * sh.Ldb + p0, sh.Ldb, Math.Min(nr, c1 - j), kc, nr, bp + (nint)q * kc * nr);
                 }
+                else
+                    PackContiguous(b + (nint)p0 * sh.Ldb + c0, sh.Ldb, c1 - c0, kc, nr, bp);
 
                 for (int i0 = r0; i0 < r1; i0 += mc)
                 {
                     int mcur = Math.Min(mc, r1 - i0);
                     // Pack op(A)[i0:i0+mcur, p0:p0+kc] into MR x KC slivers.
-                    for (int i = i0, q = 0; i < i0 + mcur; i += mr, q++)
+                    if (sh.TransA) // stored K x M
+                        PackContiguous(a + (nint)p0 * sh.Lda + i0, sh.Lda, mcur, kc, mr, ap);
+                    else
                     {
-                        int rows = Math.Min(mr, i0 + mcur - i);
-                        float* dst = ap + (nint)q * kc * mr;
-                        if (sh.TransA) // stored K x M
-                            PackContiguous(a + (nint)p0 * sh.Lda + i, sh.Lda, rows, kc, mr, dst);
-                        else
-                            PackStrided(a + (nint)i * sh.Lda + p0, sh.Lda, rows, kc, mr, dst);
+                        for (int i = i0, q = 0; i < i0 + mcur; i += mr, q++)
+                            PackStrided(a + (nint)i * sh.Lda + p0, sh.Lda, Math.Min(mr, i0 + mcur - i), kc, mr, ap + (nint)q * kc * mr);
                     }
 
                     for (int j = c0, q = 0; j < c1; j += nr, q++)
@@ -470,21 +551,40 @@ public sealed partial class Kernels
         }
 
         /// <summary>
-        /// Packs a sliver whose W lanes are contiguous in the source: dst[k * w + x] = src[k * ld + x]
-        /// for x &lt; lanes, zero for the padding lanes. (A with TransA, B without TransB.)
+        /// Packs a block whose lanes are contiguous in the source (A with TransA, B without TransB) into
+        /// slivers of w lanes: sliver q holds dst[q * kc * w + k * w + x] = src[k * ld + q * w + x] for
+        /// q * w + x &lt; lanes, zero for the padding lanes of the last sliver. Walks each source row once.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void PackContiguous(float* src, nint ld, int lanes, int kc, int w, float* dst)
         {
-            for (int k = 0; k < kc; k++, src += ld, dst += w)
+            int full = lanes / w, rest = lanes - full * w;
+            nint sliver = (nint)kc * w;
+            for (int k = 0; k < kc; k++, src += ld)
             {
-                int x = 0;
-                for (; x + 8 <= lanes; x += 8)
-                    Vector256.Store(Vector256.Load(src + x), dst + x);
-                for (; x < lanes; x++)
-                    dst[x] = src[x];
-                for (; x < w; x++)
-                    dst[x] = 0f;
+                float* s = src;
+                float* d = dst + (nint)k * w;
+                for (int q = 0; q < full; q++, s += w, d += sliver)
+                {
+                    int x = 0;
+                    if (Vector512.IsHardwareAccelerated)
+                        for (; x + 16 <= w; x += 16)
+                            Vector512.Store(Vector512.Load(s + x), d + x);
+                    for (; x + 8 <= w; x += 8)
+                        Vector256.Store(Vector256.Load(s + x), d + x);
+                    for (; x + 4 <= w; x += 4)
+                        Vector128.Store(Vector128.Load(s + x), d + x);
+                    for (; x < w; x++)
+                        d[x] = s[x];
+                }
+                if (rest > 0)
+                {
+                    int x = 0;
+                    for (; x < rest; x++)
+                        d[x] = s[x];
+                    for (; x < w; x++)
+                        d[x] = 0f;
+                }
             }
         }
     }

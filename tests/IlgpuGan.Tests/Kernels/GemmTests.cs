@@ -88,7 +88,7 @@ public sealed class GemmTests
 
     public static TheoryData<bool, bool> Transposes => new() { { false, false }, { false, true }, { true, false }, { true, true } };
 
-    private static (int M, int N, int K)[] SmallShapes => [(1, 1, 1), (7, 13, 5), (65, 33, 17), (3, 70, 40), (40, 2, 33)];
+    private static (int M, int N, int K)[] SmallShapes => [(1, 1, 1), (7, 13, 5), (65, 33, 17), (3, 70, 40), (40, 2, 33), (1, 37, 20), (9, 1, 33)];
 
     /// <summary>Every small shape, dense and strided, with and without alpha/beta/bias.</summary>
     private static void CheckAll(global::IlgpuGan.Kernels.Kernels kernels, bool ta, bool tb)
