@@ -140,7 +140,7 @@ public sealed partial class Kernels
     {
         private const int KC = 256;
         /// <summary>Below this many flops (2MNK) one thread does the whole product.</summary>
-        private const double ParallelFlops = 4e6;
+        private readonly double ParallelFlops = double.Parse(Environment.GetEnvironmentVariable("GEMM_PAR") ?? "4e6");
 
         public static int BestSimd =>
             Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 0;
@@ -156,7 +156,8 @@ public sealed partial class Kernels
         private GemmShape s;
         private float* a, b, c, bias;
         private float alpha, beta;
-        private int tr, tc;
+        private int tr, tc, nextItem;
+        private readonly int ItemsPerThread = int.Parse(Environment.GetEnvironmentVariable("GEMM_ITEMS") ?? "2");
 
         public HostGemm(int simd)
         {
@@ -196,12 +197,20 @@ public sealed partial class Kernels
                 s = shape; a = pa; b = pb; c = pc; alpha = al; beta = be; bias = pbias;
                 int mSl = (shape.M + mr - 1) / mr, nSl = (shape.N + nr - 1) / nr;
                 int nth = 2.0 * shape.M * shape.N * shape.K < ParallelFlops ? 1 : threads;
-                tc = Math.Min(nth, nSl);
-                tr = Math.Max(1, Math.Min(nth / tc, mSl));
-                if (tr * tc == 1)
+                // Split C into a few more items than threads, along the larger of M and N (so the
+                // smaller operand is the one packed again per item); the workers take items from a
+                // shared counter, so a worker that starts late (busy machine) costs little.
+                int items = nth == 1 ? 1 : ItemsPerThread * nth;
+                if (shape.M <= shape.N)
+                    (tr, tc) = (1, Math.Min(items, nSl));
+                else
+                    (tr, tc) = (Math.Min(items, mSl), 1);
+                nextItem = 0;
+                int workers = Math.Min(nth, tr * tc);
+                if (workers == 1)
                     Worker(0);
                 else
-                    Parallel.For(0, tr * tc, body);
+                    Parallel.For(0, workers, body);
                 a = b = c = bias = null;
             }
         }
@@ -295,13 +304,20 @@ public sealed partial class Kernels
             }
         }
 
-        /// <summary>Worker t computes its block of C: rows part t / tc of tr, columns part t % tc.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        /// <summary>Worker t (owner of packing buffers t) computes items until none is left.</summary>
         private void Worker(int t)
+        {
+            for (int item; (item = Interlocked.Increment(ref nextItem) - 1) < tr * tc;)
+                Item(t, item);
+        }
+
+        /// <summary>Computes one block of C: rows part item / tc of tr, columns part item % tc.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Item(int t, int item)
         {
             GemmShape sh = s;
             int mSl = (sh.M + mr - 1) / mr, nSl = (sh.N + nr - 1) / nr;
-            int pr = t / tc, pcol = t % tc;
+            int pr = item / tc, pcol = item % tc;
             int r0 = (int)((long)mSl * pr / tr) * mr, r1 = Math.Min(sh.M, (int)((long)mSl * (pr + 1) / tr) * mr);
             int c0 = (int)((long)nSl * pcol / tc) * nr, c1 = Math.Min(sh.N, (int)((long)nSl * (pcol + 1) / tc) * nr);
             if (r0 >= r1 || c0 >= c1)
