@@ -140,7 +140,9 @@ public sealed partial class Kernels
     {
         private const int KC = 256;
         /// <summary>Below this many flops (2MNK) one thread does the whole product.</summary>
-        private readonly double ParallelFlops = double.Parse(Environment.GetEnvironmentVariable("GEMM_PAR") ?? "4e6");
+        private const double ParallelFlops = 4e6;
+        /// <summary>Items of C per thread in a parallel product (see <see cref="Run"/>).</summary>
+        private const int ItemsPerThread = 2;
 
         public static int BestSimd =>
             Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 0;
@@ -157,7 +159,6 @@ public sealed partial class Kernels
         private float* a, b, c, bias;
         private float alpha, beta;
         private int tr, tc, nextItem;
-        private readonly int ItemsPerThread = int.Parse(Environment.GetEnvironmentVariable("GEMM_ITEMS") ?? "2");
 
         public HostGemm(int simd)
         {
@@ -370,8 +371,12 @@ public sealed partial class Kernels
                                 Micro(kc, asl, bs, cij, ldc, alpha, be, bi == null ? null : bi + j, readC);
                             else
                             {
-                                // Edge tile: compute the full padded tile into tmp, then update C's valid part.
-                                Micro(kc, asl, bs, tmp, nr, 1f, 0f, null, false);
+                                // Edge tile: compute the padded tile into tmp (only its left half when
+                                // that covers the valid columns), then update C's valid part.
+                                if (Simd == 512 && cols <= 16)
+                                    Kernel8x16(kc, asl, bs, tmp, nr);
+                                else
+                                    Micro(kc, asl, bs, tmp, nr, 1f, 0f, null, false);
                                 for (int r = 0; r < rows; r++)
                                 {
                                     float* crow = cij + r * ldc;
@@ -445,6 +450,31 @@ public sealed partial class Kernels
             Row512(c, c50, c51, va, vb, z0, z1, readC); c += ldc;
             Row512(c, c60, c61, va, vb, z0, z1, readC); c += ldc;
             Row512(c, c70, c71, va, vb, z0, z1, readC);
+        }
+
+        /// <summary>8 x 16 edge micro-kernel over the left half of 32-wide B slivers; stores acc raw.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Kernel8x16(int kc, float* a, float* b, float* c, nint ldc)
+        {
+            Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default;
+            Vector512<float> c4 = default, c5 = default, c6 = default, c7 = default;
+            for (int k = 0; k < kc; k++)
+            {
+                var b0 = Vector512.Load(b);
+                c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c0);
+                c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c1);
+                c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c2);
+                c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a[3]), b0, c3);
+                c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a[4]), b0, c4);
+                c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a[5]), b0, c5);
+                c6 = Vector512.FusedMultiplyAdd(Vector512.Create(a[6]), b0, c6);
+                c7 = Vector512.FusedMultiplyAdd(Vector512.Create(a[7]), b0, c7);
+                a += 8;
+                b += 32;
+            }
+            Vector512.Store(c0, c); Vector512.Store(c1, c + ldc); Vector512.Store(c2, c + 2 * ldc);
+            Vector512.Store(c3, c + 3 * ldc); Vector512.Store(c4, c + 4 * ldc); Vector512.Store(c5, c + 5 * ldc);
+            Vector512.Store(c6, c + 6 * ldc); Vector512.Store(c7, c + 7 * ldc);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
