@@ -128,12 +128,13 @@ public sealed partial class Kernels
     }
 
     /// <summary>
-    /// The packed host GEMM with its reusable per-thread packing buffers. Loops (outer to inner):
-    /// each worker owns a block of C's rows x columns; over K in KC steps it packs its B columns
-    /// (KC x NR slivers, kept in L2/L3), then per MC rows packs A (MR x KC slivers, kept in L2), then
-    /// runs the MR x NR micro-kernel with one B sliver resident in L1 across the A slivers.
-    /// Transposes are absorbed by the packing, so all four combinations run the same micro-kernel.
-    /// Not thread-safe: one call at a time per <see cref="Kernels"/> (guarded by a lock).
+    /// The packed host GEMM with its reusable per-thread packing buffers. C is cut into a few items
+    /// (blocks of rows or of columns) that the workers take from a shared counter. Per item, loops
+    /// outer to inner: over K in KC steps pack the item's B columns (KC x NR slivers, kept in L2/L3);
+    /// per MC rows pack A (MR x KC slivers, kept in L2); run the MR x NR micro-kernel with one B
+    /// sliver resident in L1 across the A slivers. Transposes are absorbed by the packing, so all
+    /// four combinations run the same micro-kernel. Calls on one <see cref="Kernels"/> are
+    /// serialised by a lock (the job and the buffers are shared by its workers).
     /// </summary>
     [SkipLocalsInit]
     private sealed unsafe class HostGemm
