@@ -1,0 +1,177 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using IlgpuGan.Kernels;
+
+namespace IlgpuGan.Tests.Kernels;
+
+public sealed class GemmTests
+{
+    /// <summary>Naive double-precision reference: C = alpha op(A) op(B) + beta C + bias.</summary>
+    private static float[] Reference(GemmShape s, float[] a, float[] b, float[] c, float alpha, float beta, float[]? bias)
+    {
+        var r = (float[])c.Clone();
+        for (int i = 0; i < s.M; i++)
+            for (int j = 0; j < s.N; j++)
+            {
+                double sum = 0;
+                for (int k = 0; k < s.K; k++)
+                {
+                    double x = s.TransA ? a[k * s.Lda + i] : a[i * s.Lda + k];
+                    double y = s.TransB ? b[j * s.Ldb + k] : b[k * s.Ldb + j];
+                    sum += x * y;
+                }
+                double v = alpha * sum;
+                if (beta != 0)
+                    v += beta * (double)c[i * s.Ldc + j];
+                if (bias != null)
+                    v += bias[j];
+                r[i * s.Ldc + j] = (float)v;
+            }
+        return r;
+    }
+
+    private static float[] Random(Random rng, int n)
+    {
+        var x = new float[n];
+        for (int i = 0; i < n; i++)
+            x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    private static int Stored(int rows, int cols, int ld) => rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
+
+    /// <summary>Runs one GEMM through <paramref name="kernels"/> and checks it against the reference.</summary>
+    private static void Check(global::IlgpuGan.Kernels.Kernels kernels, GemmShape s, float alpha, float beta, bool withBias, int seed)
+    {
+        var rng = new Random(seed);
+        var a = Random(rng, Math.Max(1, Stored(s.TransA ? s.K : s.M, s.TransA ? s.M : s.K, s.Lda)));
+        var b = Random(rng, Math.Max(1, Stored(s.TransB ? s.N : s.K, s.TransB ? s.K : s.N, s.Ldb)));
+        var c = Random(rng, Math.Max(1, Stored(s.M, s.N, s.Ldc)));
+        if (beta == 0)
+        {
+            // C must not be read: fill the output positions with NaN (the gaps of a strided C keep
+            // their values, which the reference copies).
+            for (int i = 0; i < s.M; i++)
+                for (int j = 0; j < s.N; j++)
+                    c[i * s.Ldc + j] = float.NaN;
+        }
+        var bias = withBias ? Random(rng, s.N) : null;
+        var expected = Reference(s, a, b, c, alpha, beta, bias);
+
+        var acc = kernels.Accelerator;
+        using var da = acc.Allocate1D(a);
+        using var db = acc.Allocate1D(b);
+        using var dc = acc.Allocate1D(c);
+        using var dbias = acc.Allocate1D<float>(bias?.Length ?? 0);
+        if (bias != null)
+            dbias.CopyFromCPU(bias);
+        kernels.Gemm(s, da.View, db.View, dc.View, alpha, beta, bias != null ? dbias.View : default);
+        acc.Synchronize();
+        var got = dc.GetAsArray1D();
+
+        double num = 0, den = 0;
+        for (int i = 0; i < got.Length; i++)
+        {
+            Assert.False(float.IsNaN(got[i]), $"NaN at {i} for {s}");
+            double d = got[i] - (double)expected[i];
+            num += d * d;
+            den += (double)expected[i] * expected[i];
+        }
+        double rel = Math.Sqrt(num / Math.Max(den, 1e-30));
+        Assert.True(rel <= 1e-5, $"relative L2 error {rel:E2} for {s}, alpha={alpha}, beta={beta}, bias={withBias}");
+    }
+
+    private static GemmShape Strided(int m, int n, int k, bool ta, bool tb, int pad) =>
+        new(m, n, k, ta, tb, (ta ? m : k) + pad, (tb ? k : n) + pad + 1, n + pad + 2);
+
+    public static TheoryData<bool, bool> Transposes => new() { { false, false }, { false, true }, { true, false }, { true, true } };
+
+    private static (int M, int N, int K)[] SmallShapes => [(1, 1, 1), (7, 13, 5), (65, 33, 17), (3, 70, 40), (40, 2, 33), (1, 37, 20), (9, 1, 33)];
+
+    /// <summary>Every small shape, dense and strided, with and without alpha/beta/bias.</summary>
+    private static void CheckAll(global::IlgpuGan.Kernels.Kernels kernels, bool ta, bool tb)
+    {
+        int seed = 1;
+        foreach (var (m, n, k) in SmallShapes)
+        {
+            Check(kernels, GemmShape.Dense(m, n, k, ta, tb), 1f, 0f, false, seed++);
+            Check(kernels, Strided(m, n, k, ta, tb, 3), 0.5f, 0f, true, seed++);
+            Check(kernels, Strided(m, n, k, ta, tb, 1), -1.5f, 0.75f, true, seed++);
+            Check(kernels, GemmShape.Dense(m, n, k, ta, tb), 2f, 1f, false, seed++);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void HostMatchesReference(bool ta, bool tb)
+    {
+        using var context = Context.Create(b => b.CPU(CPUDevice.Default).EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        var kernels = new global::IlgpuGan.Kernels.Kernels(accelerator, KernelVariant.Host);
+        CheckAll(kernels, ta, tb);
+        // Larger than one KC and MC block, odd everywhere, parallel path.
+        Check(kernels, GemmShape.Dense(257, 300, 190, ta, tb), 1f, 0f, true, 100);
+        Check(kernels, Strided(257, 300, 531, ta, tb, 5), 0.5f, -2f, true, 101);
+        Check(kernels, GemmShape.Dense(64, 784, 1024, ta, tb), 1f, 0f, true, 102);
+        Check(kernels, GemmShape.Dense(130, 1, 256, ta, tb), 1f, 0f, true, 103);
+    }
+
+    [Theory]
+    [InlineData(256)]
+    [InlineData(0)]
+    public void HostFallbacksMatchReference(int simd)
+    {
+        using var context = Context.Create(b => b.CPU(CPUDevice.Default).EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        var kernels = new global::IlgpuGan.Kernels.Kernels(accelerator, KernelVariant.Host);
+        if (simd == 256 && !System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+            return;
+        kernels.HostGemmSimd = simd;
+        foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
+        {
+            CheckAll(kernels, ta, tb);
+            Check(kernels, Strided(100, 90, 300, ta, tb, 2), 0.5f, 0.25f, true, 7);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void GpuKernelMatchesReference(bool ta, bool tb)
+    {
+        using var context = Context.Create(b => b.CPU(CPUDevice.Nvidia).EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        var kernels = new global::IlgpuGan.Kernels.Kernels(accelerator, KernelVariant.Gpu);
+        CheckAll(kernels, ta, tb);
+        Check(kernels, Strided(70, 130, 40, ta, tb, 2), 1f, 0.5f, true, 9);
+    }
+
+    [Fact]
+    public void ZeroKScalesAndAddsBias()
+    {
+        using var context = Context.Create(b => b.CPU(CPUDevice.Nvidia).EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        foreach (var variant in new[] { KernelVariant.Host, KernelVariant.Gpu })
+        {
+            var kernels = new global::IlgpuGan.Kernels.Kernels(accelerator, variant);
+            Check(kernels, GemmShape.Dense(5, 6, 0), 1f, 0.5f, true, 3);
+            Check(kernels, GemmShape.Dense(5, 6, 0), 1f, 0f, false, 4);
+        }
+    }
+
+    [Fact]
+    public void RejectsBadShapes()
+    {
+        using var context = Context.Create(b => b.CPU(CPUDevice.Default).EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        var kernels = new global::IlgpuGan.Kernels.Kernels(accelerator, KernelVariant.Host);
+        using var buf = accelerator.Allocate1D<float>(12);
+        var v = buf.View;
+        Assert.Throws<ArgumentException>(() => kernels.Gemm(GemmShape.Dense(4, 4, 4), v, v, v));            // too short
+        Assert.Throws<ArgumentException>(() => kernels.Gemm(new GemmShape(2, 2, 3, false, false, 2, 2, 2), v, v, v)); // lda < K
+        Assert.Throws<ArgumentException>(() => kernels.Gemm(new GemmShape(2, 2, 2, false, false, 2, 2, 1), v, v, v)); // ldc < N
+        Assert.Throws<ArgumentException>(() => kernels.Gemm(GemmShape.Dense(-1, 2, 2), v, v, v));
+        Assert.Throws<ArgumentException>(() => kernels.Gemm(GemmShape.Dense(2, 3, 2), v, v, v, bias: v.SubView(0, 2)));
+    }
+}
