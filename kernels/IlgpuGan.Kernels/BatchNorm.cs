@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Algorithms;
@@ -23,6 +24,7 @@ public sealed partial class Kernels
     public void BatchNormForwardTraining(ChannelShape sh, in BatchNormViews v, BatchNormArgs args)
     {
         v.Validate(sh);
+        if (IsHost && sh.S == 1) { HostBatchNormRowsTraining(sh, v, args); return; }
         if (IsHost) { HostBatchNormTraining(sh, v, args); return; }
         (bnTrain ??= Load<BatchNormViews, ChannelShape, BatchNormArgs>(BatchNormTrainingKernel))(GroupPer(sh.C), v, sh, args);
     }
@@ -47,6 +49,7 @@ public sealed partial class Kernels
     public void BatchNormBackward(ChannelShape sh, in BatchNormGrads g, float betaX, float betaParams)
     {
         g.Validate(sh);
+        if (IsHost && sh.S == 1) { HostBatchNormRowsBackward(sh, g, betaX, betaParams); return; }
         if (IsHost) { HostBatchNormBackward(sh, g, betaX, betaParams); return; }
         (bnBackward ??= Load<BatchNormGrads, ChannelShape, float, float>(BatchNormBackwardKernel))(GroupPer(sh.C), g, sh, betaX, betaParams);
     }
@@ -132,6 +135,105 @@ public sealed partial class Kernels
                 }
             }
         }
+    }
+
+    // (N, C) data (BatchNorm1d): rows are contiguous in c, so every pass runs along rows with SIMD
+    // over channels; per-channel sums accumulate in float across the N rows.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void HostBatchNormRowsTraining(ChannelShape sh, BatchNormViews v, BatchNormArgs a)
+    {
+        int n = sh.N, c = sh.C;
+        float* x = HostMemory.Ptr(v.X), y = HostMemory.Ptr(v.Y);
+        float* mean = HostMemory.Ptr(v.SaveMean), inv = HostMemory.Ptr(v.SaveInvStd);
+        float* gamma = HostMemory.Ptr(v.Gamma), beta = HostMemory.Ptr(v.Beta);
+        float[] scratch = System.Buffers.ArrayPool<float>.Shared.Rent(3 * c);
+        fixed (float* tmp = scratch)
+        {
+            float* sq = tmp, scale = tmp + c, shift = tmp + 2 * c;
+            new Span<float>(mean, c).Clear();
+            new Span<float>(sq, c).Clear();
+            for (int r = 0; r < n; r++) RowAdd(mean, x + r * c, c);
+            for (int j = 0; j < c; j++) mean[j] /= n;
+            for (int r = 0; r < n; r++) RowAddSquaredDiff(sq, x + r * c, mean, c);
+            for (int j = 0; j < c; j++)
+            {
+                float var = sq[j] / n;
+                inv[j] = 1f / MathF.Sqrt(var + a.Eps);
+                scale[j] = gamma[j] * inv[j];
+                shift[j] = beta[j] - mean[j] * scale[j];
+                v.RunningMean.Put(j, (1 - a.Momentum) * v.RunningMean.At(j) + a.Momentum * mean[j]);
+                v.RunningVar.Put(j, (1 - a.Momentum) * v.RunningVar.At(j) + a.Momentum * (n > 1 ? sq[j] / (n - 1) : var));
+            }
+            for (int r = 0; r < n; r++) RowAffine(y + r * c, x + r * c, scale, shift, c);
+        }
+        System.Buffers.ArrayPool<float>.Shared.Return(scratch);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void HostBatchNormRowsBackward(ChannelShape sh, BatchNormGrads g, float betaX, float betaParams)
+    {
+        int n = sh.N, c = sh.C;
+        float* x = HostMemory.Ptr(g.X), gy = HostMemory.Ptr(g.GY), gx = HostMemory.Ptr(g.GX);
+        float* mean = HostMemory.Ptr(g.SaveMean), inv = HostMemory.Ptr(g.SaveInvStd), gamma = HostMemory.Ptr(g.Gamma);
+        float[] scratch = System.Buffers.ArrayPool<float>.Shared.Rent(2 * c);
+        fixed (float* tmp = scratch)
+        {
+            float* sg = tmp, sgx = tmp + c;     // sum gy, sum gy * (x - mean)
+            new Span<float>(tmp, 2 * c).Clear();
+            for (int r = 0; r < n; r++) { RowAdd(sg, gy + r * c, c); RowAddProductDiff(sgx, gy + r * c, x + r * c, mean, c); }
+            for (int j = 0; j < c; j++)
+            {
+                sgx[j] *= inv[j];                // sum gy * xh
+                g.GBeta.Put(j, (betaParams == 0f ? 0f : betaParams * g.GBeta.At(j)) + sg[j]);
+                g.GGamma.Put(j, (betaParams == 0f ? 0f : betaParams * g.GGamma.At(j)) + sgx[j]);
+            }
+            for (int r = 0; r < n; r++)
+                for (int j = 0; j < c; j++)
+                {
+                    int i = r * c + j;
+                    float xh = (x[i] - mean[j]) * inv[j];
+                    float d = gamma[j] * inv[j] / n * (n * gy[i] - sg[j] - xh * sgx[j]);
+                    gx[i] = betaX == 0f ? d : betaX * gx[i] + d;
+                }
+        }
+        System.Buffers.ArrayPool<float>.Shared.Return(scratch);
+    }
+
+    private static unsafe void RowAdd(float* acc, float* row, int c)
+    {
+        int j = 0, w = System.Numerics.Vector<float>.Count;
+        for (; j <= c - w; j += w) (System.Numerics.Vector.Load(acc + j) + System.Numerics.Vector.Load(row + j)).Store(acc + j);
+        for (; j < c; j++) acc[j] += row[j];
+    }
+
+    private static unsafe void RowAddSquaredDiff(float* acc, float* row, float* mean, int c)
+    {
+        int j = 0, w = System.Numerics.Vector<float>.Count;
+        for (; j <= c - w; j += w)
+        {
+            var d = System.Numerics.Vector.Load(row + j) - System.Numerics.Vector.Load(mean + j);
+            (System.Numerics.Vector.Load(acc + j) + d * d).Store(acc + j);
+        }
+        for (; j < c; j++) { float d = row[j] - mean[j]; acc[j] += d * d; }
+    }
+
+    private static unsafe void RowAddProductDiff(float* acc, float* gy, float* row, float* mean, int c)
+    {
+        int j = 0, w = System.Numerics.Vector<float>.Count;
+        for (; j <= c - w; j += w)
+        {
+            var d = System.Numerics.Vector.Load(row + j) - System.Numerics.Vector.Load(mean + j);
+            (System.Numerics.Vector.Load(acc + j) + System.Numerics.Vector.Load(gy + j) * d).Store(acc + j);
+        }
+        for (; j < c; j++) acc[j] += gy[j] * (row[j] - mean[j]);
+    }
+
+    private static unsafe void RowAffine(float* y, float* x, float* scale, float* shift, int c)
+    {
+        int j = 0, w = System.Numerics.Vector<float>.Count;
+        for (; j <= c - w; j += w)
+            (System.Numerics.Vector.Load(x + j) * System.Numerics.Vector.Load(scale + j) + System.Numerics.Vector.Load(shift + j)).Store(y + j);
+        for (; j < c; j++) y[j] = x[j] * scale[j] + shift[j];
     }
 
     // ---- device ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // W-MLP (shared/bench/WORKLOADS.md) on the bundled 7,996 MNIST training digits.
 // Usage: dotnet run -c Release --project samples/MnistMlp -- [--steps N] [--batch 64] [--accelerator cpu|opencl|cuda]
 //        [--data DIR] [--out DIR] [--sample-every N] [--seed S]
+//        [--bench N]  (times N W-MLP steps as WORKLOADS.md defines them and prints the median)
 // Writes a grid of G's digits for a fixed noise batch every --sample-every steps (out/mnist-mlp/step_NNNNN.png).
 using System.Diagnostics;
 using IlgpuGan;
@@ -17,7 +18,9 @@ try
     string data = opts.Get("data", null) ?? MnistDataset.DefaultFolder;
     string outDir = opts.Get("out", null) ?? Path.Combine("out", "mnist-mlp");
     var kind = Device.ParseKind(opts.Get("accelerator", null));
+    int bench = opts.Int("bench", int.MaxValue);
     if (opts.Unused.Any()) throw new ArgumentException($"Unknown option --{opts.Unused.First()}.");
+    if (bench != int.MaxValue) return Bench(kind, bench, batch);
 
     var mnist = MnistDataset.Load(data);
     var loader = BatchLoader.FromMnist(mnist, batch, seed);
@@ -68,4 +71,36 @@ catch (Exception e) when (e is ArgumentException or IOException or InvalidDataEx
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 1;
+}
+
+// W-MLP as WORKLOADS.md times it: a fixed random real batch already on the device, 5 warm-up
+// steps, the device synchronised before every clock read, the median step reported.
+static int Bench(AcceleratorKind kind, int steps, int batch)
+{
+    using var device = Device.Create(kind, seed: 1);
+    using var g = Mlp.Generator(device);
+    using var d = Mlp.Discriminator(device);
+    using var optG = new Adam(g.Parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
+    using var optD = new Adam(d.Parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
+    using var trainer = new GanTrainer(device, g, d, optG, optD, batch);
+    using var real = device.Persistent(new Shape(batch, 1, 28, 28));
+    device.Kernels.Uniform(real.View, device.Random.Next(real.Length), -1, 1);
+    for (int i = 0; i < 5; i++) trainer.TrainStep(() => real);
+    long allocations = device.Pool.Allocations;
+    var times = new double[steps];
+    for (int i = 0; i < steps; i++)
+    {
+        device.Synchronize();
+        long t0 = Stopwatch.GetTimestamp();
+        trainer.TrainStep(() => real);
+        device.Synchronize();
+        times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+    }
+    trainer.ReadStats();
+    Array.Sort(times);
+    double median = times[steps / 2];
+    Console.WriteLine($"W-MLP device={device.Kind.ToString().ToLowerInvariant()} steps_per_s={1000 / median:F2} ms_per_step={median:F2} " +
+                      $"min_ms={times[0]:F2} steps={steps} allocations_after_warmup={device.Pool.Allocations - allocations} " +
+                      $"peak_device_bytes={device.Pool.PeakInUseBytes}");
+    return 0;
 }
