@@ -71,15 +71,7 @@ public sealed class GemmTests
         acc.Synchronize();
         var got = dc.GetAsArray1D();
 
-        double num = 0, den = 0;
-        for (int i = 0; i < got.Length; i++)
-        {
-            Assert.False(float.IsNaN(got[i]), $"NaN at {i} for {s}");
-            double d = got[i] - (double)expected[i];
-            num += d * d;
-            den += (double)expected[i] * expected[i];
-        }
-        double rel = Math.Sqrt(num / Math.Max(den, 1e-30));
+        double rel = Support.Compare.RelativeError(got, expected.Select(v => (float)v).ToArray());
         Assert.True(rel <= 1e-5, $"relative L2 error {rel:E2} for {s}, alpha={alpha}, beta={beta}, bias={withBias}");
     }
 
