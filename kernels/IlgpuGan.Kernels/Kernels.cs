@@ -63,8 +63,6 @@ public sealed partial class Kernels
     /// <summary>One group per output item (per channel, per column, per scalar).</summary>
     private static KernelConfig GroupPer(int items) => new(Math.Max(items, 1), GroupSize);
 
-    private Action<KernelConfig, T1> Load<T1>(Action<T1> k)
-        where T1 : struct => Accelerator.LoadStreamKernel(k);
     private Action<KernelConfig, T1, T2> Load<T1, T2>(Action<T1, T2> k)
         where T1 : struct where T2 : struct => Accelerator.LoadStreamKernel(k);
     private Action<KernelConfig, T1, T2, T3> Load<T1, T2, T3>(Action<T1, T2, T3> k)
@@ -75,8 +73,6 @@ public sealed partial class Kernels
         where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct => Accelerator.LoadStreamKernel(k);
     private Action<KernelConfig, T1, T2, T3, T4, T5, T6> Load<T1, T2, T3, T4, T5, T6>(Action<T1, T2, T3, T4, T5, T6> k)
         where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct => Accelerator.LoadStreamKernel(k);
-    private Action<KernelConfig, T1, T2, T3, T4, T5, T6, T7> Load<T1, T2, T3, T4, T5, T6, T7>(Action<T1, T2, T3, T4, T5, T6, T7> k)
-        where T1 : struct where T2 : struct where T3 : struct where T4 : struct where T5 : struct where T6 : struct where T7 : struct => Accelerator.LoadStreamKernel(k);
 }
 
 /// <summary>Host access to CPU-accelerator memory for the host variant.</summary>

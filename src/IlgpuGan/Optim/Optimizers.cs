@@ -32,6 +32,9 @@ public abstract class Optimizer : IDisposable
 
     protected abstract void Update(Tensor p, Tensor grad);
 
+    /// <summary>Whether the state tensor exists yet (it is made on the parameter's first update).</summary>
+    protected bool HasState(Tensor p, string name) => state.ContainsKey((p, name));
+
     /// <summary>Per-parameter state, zero-initialised on first use.</summary>
     protected Tensor State(Tensor p, string name)
     {
@@ -40,8 +43,11 @@ public abstract class Optimizer : IDisposable
     }
 
     /// <summary>The state by parameter index and name (for checkpoints).</summary>
-    public IEnumerable<(int Index, string Name, Tensor Tensor)> NamedState() =>
-        state.Select(kv => (Params.ToList().IndexOf(kv.Key.Item1), kv.Key.Item2, kv.Value)).OrderBy(s => s.Item1).ThenBy(s => s.Item2);
+    public IEnumerable<(int Index, string Name, Tensor Tensor)> NamedState()
+    {
+        var index = Params.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => x.i);
+        return state.Select(kv => (index[kv.Key.Item1], kv.Key.Item2, kv.Value)).OrderBy(s => s.Item1).ThenBy(s => s.Item2);
+    }
 
     public void Dispose()
     {
@@ -72,15 +78,11 @@ public sealed class Sgd(IEnumerable<Tensor> parameters, double lr, double moment
 
     protected override void Update(Tensor p, Tensor grad)
     {
-        bool first = momentum != 0 && !HasMomentum(p);
+        bool first = momentum != 0 && !HasState(p, "momentum_buffer");
         var buf = momentum != 0 ? State(p, "momentum_buffer").View : default;
         p.Device.Kernels.SgdStep(p.View, grad.View, buf, new SgdArgs((float)LearningRate, (float)momentum, (float)(1 - dampening),
             (float)weightDecay, nesterov, first));
-        if (first) started.Add(p);
     }
-
-    private readonly HashSet<Tensor> started = new();
-    private bool HasMomentum(Tensor p) => started.Contains(p);
 }
 
 /// <summary>RMSProp, as torch.optim.RMSprop (alpha 0.99, eps 1e-8 by default).</summary>
