@@ -26,8 +26,10 @@ public static class ReferenceCases
         Paths.ReferenceDirs().Where(Directory.Exists)
             .SelectMany(d => Directory.EnumerateFiles(d, "*.safetensors")).OrderBy(f => f, StringComparer.Ordinal);
 
-    public static string OpOf(string file) =>
-        SafeTensors.Read(file).Metadata.TryGetValue("op", out var op) ? op : throw new InvalidDataException($"{file}: no 'op' in the metadata.");
+    public static string OpOf(string file) => OpOf(SafeTensors.Read(file), file);
+
+    public static string OpOf(SafeTensors.Contents contents, string file) =>
+        contents.Metadata.TryGetValue("op", out var op) ? op : throw new InvalidDataException($"{file}: no 'op' in the metadata.");
 
     /// <summary>Runs the case and returns the computed value of every expected tensor.</summary>
     public static Dictionary<string, float[]> Run(Device d, SafeTensors.Contents c)

@@ -8,15 +8,35 @@ namespace IlgpuGan.Tests.Training;
 
 public sealed class TrainingTests
 {
+    /// <summary>The toy GAN on the CPU, disposed in reverse order of creation.</summary>
+    private sealed class ToyRun : IDisposable
+    {
+        public readonly Device Device;
+        private readonly Nn.Sequential g, d;
+        private readonly Adam optG, optD;
+        public readonly GanTrainer Trainer;
+
+        public ToyRun(int batch, ulong seed = 0, double beta1 = 0.9)
+        {
+            Device = Device.Create(AcceleratorKind.Cpu, seed);
+            g = ToyCurves.Generator(Device);
+            d = ToyCurves.Discriminator(Device);
+            optG = new Adam(g.Parameters(), lr: 1e-3, beta1: beta1);
+            optD = new Adam(d.Parameters(), lr: 1e-3, beta1: beta1);
+            Trainer = new GanTrainer(Device, g, d, optG, optD, batch, new TrainerOptions { LatentSize = ToyCurves.Ideas });
+        }
+
+        public void Dispose()
+        {
+            Trainer.Dispose(); optD.Dispose(); optG.Dispose(); d.Dispose(); g.Dispose(); Device.Dispose();
+        }
+    }
+
     [Fact]
     public void ToyGanConvergesInBoundedTime()
     {
-        using var device = Device.Create(AcceleratorKind.Cpu, seed: 1);
-        using var g = ToyCurves.Generator(device);
-        using var d = ToyCurves.Discriminator(device);
-        using var optG = new Adam(g.Parameters(), lr: 1e-3, beta1: 0.5);
-        using var optD = new Adam(d.Parameters(), lr: 1e-3, beta1: 0.5);
-        using var trainer = new GanTrainer(device, g, d, optG, optD, 64, new TrainerOptions { LatentSize = ToyCurves.Ideas });
+        using var run = new ToyRun(64, seed: 1, beta1: 0.5);
+        var (device, trainer) = (run.Device, run.Trainer);
         using var real = device.Persistent(new Shape(64, ToyCurves.Points));
         using var noise = device.Persistent(new Shape(256, ToyCurves.Ideas));
         device.Kernels.Normal(noise.View, device.Random.Next(noise.Length), 0, 1);
@@ -68,12 +88,8 @@ public sealed class TrainingTests
     [Fact]
     public void NonFiniteLossStopsWithTheStepAndValue()
     {
-        using var device = Device.Create(AcceleratorKind.Cpu);
-        using var g = ToyCurves.Generator(device);
-        using var d = ToyCurves.Discriminator(device);
-        using var optG = new Adam(g.Parameters());
-        using var optD = new Adam(d.Parameters());
-        using var trainer = new GanTrainer(device, g, d, optG, optD, 4, new TrainerOptions { LatentSize = ToyCurves.Ideas });
+        using var run = new ToyRun(4);
+        var (device, trainer) = (run.Device, run.Trainer);
         using var real = device.Persistent(new Shape(4, ToyCurves.Points), float.NaN);
         trainer.TrainStep(() => real);
         var e = Assert.Throws<NonFiniteLossException>(() => trainer.ReadStats());
@@ -84,12 +100,8 @@ public sealed class TrainingTests
     [Fact]
     public void WrongRealBatchShapeIsAClearError()
     {
-        using var device = Device.Create(AcceleratorKind.Cpu);
-        using var g = ToyCurves.Generator(device);
-        using var d = ToyCurves.Discriminator(device);
-        using var optG = new Adam(g.Parameters());
-        using var optD = new Adam(d.Parameters());
-        using var trainer = new GanTrainer(device, g, d, optG, optD, 8, new TrainerOptions { LatentSize = ToyCurves.Ideas });
+        using var run = new ToyRun(8);
+        var (device, trainer) = (run.Device, run.Trainer);
         using var wrongBatch = device.Persistent(new Shape(4, ToyCurves.Points));
         var e = Assert.Throws<ArgumentException>(() => trainer.TrainStep(() => wrongBatch));
         Assert.Contains("(4, 15)", e.Message);
