@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace IlgpuGan.Data;
 
 /// <summary>
@@ -103,10 +104,12 @@ public sealed class BatchLoader
 
     /// <summary>Copies the next batch (BatchSize * SampleSize floats) into <paramref name="batch"/>;
     /// false when the epoch is over (the loader then moves on to the next epoch).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // hot every step: no tiering or OSR mid-training
     public bool Next(Span<float> batch) => NextCore(batch, Span<byte>.Empty, wantLabels: false);
 
     /// <summary>As <see cref="Next(Span{float})"/>, and copies the batch's labels (BatchSize bytes) into
     /// <paramref name="labels"/>. The loader must have been given labels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Next(Span<float> batch, Span<byte> labels)
     {
         if (_labels is null)
@@ -114,6 +117,7 @@ public sealed class BatchLoader
         return NextCore(batch, labels, wantLabels: true);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool NextCore(Span<float> batch, Span<byte> labels, bool wantLabels)
     {
         if (batch.Length < BatchSize * SampleSize)
@@ -146,6 +150,7 @@ public sealed class BatchLoader
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void StartEpoch(int epoch)
     {
         Epoch = epoch;
@@ -156,6 +161,7 @@ public sealed class BatchLoader
     }
 
     /// <summary>Fills <paramref name="order"/> with the permutation of 0..Length-1 for (seed, epoch).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Shuffle(Span<int> order, int seed, int epoch)
     {
         for (int i = 0; i < order.Length; i++)
