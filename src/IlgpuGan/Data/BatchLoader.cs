@@ -102,6 +102,20 @@ public sealed class BatchLoader
     /// <summary>Back to epoch 0, batch 0, with the same order as after construction.</summary>
     public void Reset() => StartEpoch(0);
 
+    /// <summary>Moves to batch <paramref name="batchIndex"/> of <paramref name="epoch"/> (the state
+    /// <see cref="Epoch"/> and <see cref="BatchIndex"/> reported), so that a resumed run sees the same
+    /// batches in the same order as an uninterrupted one.</summary>
+    public void Seek(int epoch, int batchIndex)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
+        if (batchIndex < 0 || batchIndex > BatchesPerEpoch)
+            throw new ArgumentOutOfRangeException(nameof(batchIndex), batchIndex, $"An epoch has {BatchesPerEpoch} batches.");
+        StartEpoch(epoch);
+        BatchIndex = batchIndex;
+        _position = Math.Min(batchIndex * BatchSize, Count);
+        CurrentBatchSize = 0;
+    }
+
     /// <summary>Copies the next batch (BatchSize * SampleSize floats) into <paramref name="batch"/>;
     /// false when the epoch is over (the loader then moves on to the next epoch).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // hot every step: no tiering or OSR mid-training

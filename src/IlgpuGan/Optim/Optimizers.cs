@@ -49,6 +49,20 @@ public abstract class Optimizer : IDisposable
         return state.Select(kv => (index[kv.Key.Item1], kv.Key.Item2, kv.Value)).OrderBy(s => s.Item1).ThenBy(s => s.Item2);
     }
 
+    /// <summary>Puts back what a checkpoint saved: the step count and the state tensors (by parameter
+    /// index and name, as <see cref="NamedState"/> gives them), so the next Step continues exactly.</summary>
+    public void LoadState(long steps, IEnumerable<(int Index, string Name, float[] Values)> saved)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(steps);
+        foreach (var (index, name, values) in saved)
+        {
+            if (index < 0 || index >= Params.Count)
+                throw new ArgumentException($"Optimizer state for parameter {index}, but there are {Params.Count} parameters.");
+            State(Params[index], name).CopyFrom(values);
+        }
+        Steps = steps;
+    }
+
     public void Dispose()
     {
         foreach (var t in state.Values) t.Dispose();

@@ -43,7 +43,8 @@ public sealed class GanTrainer : IDisposable
     public Optimizer OptG { get; }
     public Optimizer OptD { get; }
     public TrainerOptions Options { get; }
-    public long Step { get; private set; }
+    /// <summary>Training steps done; set it when resuming from a checkpoint.</summary>
+    public long Step { get; set; }
 
     public GanTrainer(Device device, Module g, Module d, Optimizer optG, Optimizer optD, int batchSize, TrainerOptions? options = null)
     {

@@ -1,0 +1,166 @@
+using System.CommandLine;
+using System.Globalization;
+using IlgpuGan.Cli.Runs;
+using Spectre.Console;
+
+namespace IlgpuGan.Cli.Commands;
+
+/// <summary><c>ilgpu-gan train</c>: trains a model, writing sample grids, checkpoints and report.html.</summary>
+public static class TrainCommand
+{
+    private static readonly Option<string?> Model = new("--model", "-m")
+    { Description = "The model: toy (1-D curves, seconds), mlp (W-MLP), dcgan28 (W-DCGAN28), dcgan64 (W-DCGAN64). Default: mlp.", HelpName = "name" };
+    private static readonly Option<string?> Data = new("--data", "-d")
+    {
+        Description = "The training data: mnist (the bundled 7,996 digits), fake (random images), curves (the toy GAN's), " +
+                      "a folder with MNIST's IDX files, an IDX image file or an IDX pair IMAGES,LABELS, or a folder of images. Default: the model's (mnist for mlp and dcgan28).",
+        HelpName = "data",
+    };
+    private static readonly Option<long?> Steps = new("--steps") { Description = "Training steps in all (each: --d-steps D updates, one G update). Default: the model's (mlp: 6000).", HelpName = "n" };
+    private static readonly Option<double?> Epochs = new("--epochs") { Description = "Train for this many passes over the data instead of --steps.", HelpName = "n" };
+    private static readonly Option<int?> Batch = new("--batch", "-b") { Description = "Batch size. Default: the model's (64; dcgan64: 128).", HelpName = "n" };
+    private static readonly Option<double?> Lr = new("--lr") { Description = "Learning rate of both Adam optimizers (default 2e-4; toy 1e-3).", HelpName = "rate" };
+    private static readonly Option<double?> LrG = new("--lr-g") { Description = "Learning rate of G's Adam (overrides --lr).", HelpName = "rate" };
+    private static readonly Option<double?> LrD = new("--lr-d") { Description = "Learning rate of D's Adam (overrides --lr).", HelpName = "rate" };
+    private static readonly Option<double?> Beta1 = new("--beta1") { Description = "Adam beta1 (default 0.5).", HelpName = "b" };
+    private static readonly Option<double?> Beta2 = new("--beta2") { Description = "Adam beta2 (default 0.999).", HelpName = "b" };
+    private static readonly Option<int?> DSteps = new("--d-steps") { Description = "D updates per G update (default 1).", HelpName = "n" };
+    private static readonly Option<int?> Seed = new("--seed", "-s") { Description = "Seed of the weights, noise and data order (default 1).", HelpName = "n" };
+    private static readonly Option<string?> Accelerator = new("--accelerator", "-a") { Description = "cpu, opencl, cuda or auto (default: $ILGPUGAN_ACCELERATOR, else the best present).", HelpName = "kind" };
+    private static readonly Option<string?> Out = new("--out", "-o") { Description = "Output folder (default out/<model>).", HelpName = "dir" };
+    private static readonly Option<long?> SampleEvery = new("--sample-every") { Description = "Write a fixed-noise grid every n steps (default: the model's, 500 for mlp).", HelpName = "n" };
+    private static readonly Option<long?> CheckpointEvery = new("--checkpoint-every") { Description = "Write a checkpoint every n steps (default: the model's, 500 for mlp).", HelpName = "n" };
+    private static readonly Option<int?> Keep = new("--keep") { Description = "Checkpoints to keep, the newest (default 3).", HelpName = "n" };
+    private static readonly Option<long?> LogEvery = new("--log-every") { Description = "Read and record the losses every n steps (default 10; the device is waited for then).", HelpName = "n" };
+    private static readonly Option<string?> Resume = new("--resume", "-r")
+    {
+        Description = "Continue a run: from its latest checkpoint (no value: the --out folder's), or from a checkpoint file or run folder. " +
+                      "The run keeps its configuration; --steps/--epochs, intervals, --keep and --accelerator may change.",
+        HelpName = "checkpoint",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+    private static readonly Option<bool> DryRun = new("--dry-run") { Description = "Set everything up, train one step, print its losses and exit; writes nothing." };
+    private static readonly Option<string> ProgressMode = new("--progress")
+    {
+        Description = "auto (a live bar on a terminal, plain lines otherwise), live, or plain.",
+        DefaultValueFactory = _ => "auto",
+        HelpName = "mode",
+    };
+
+    public static Command Create()
+    {
+        var cmd = new Command("train", "Train a GAN. Writes fixed-noise grids (samples/), checkpoints (checkpoints/), config.json and report.html to the output folder. " +
+                                       "Ctrl-C or SIGTERM writes a checkpoint and exits (130/143); --resume continues exactly where it stopped.");
+        foreach (Option o in new Option[] { Model, Data, Steps, Epochs, Batch, Lr, LrG, LrD, Beta1, Beta2, DSteps, Seed, Accelerator, Out,
+                                            SampleEvery, CheckpointEvery, Keep, LogEvery, Resume, DryRun, ProgressMode })
+            cmd.Options.Add(o);
+        cmd.SetAction(Run);
+        return cmd;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        bool resume = p.GetResult(Resume) is { Implicit: false };
+        string? resumePath = p.GetValue(Resume);
+        LoadedCheckpoint? ck = null;
+        string? outFolder = p.GetValue(Out);
+        RunConfig config;
+
+        if (resume)
+        {
+            string from = resumePath ?? outFolder ?? Path.Combine("out", p.GetValue(Model) ?? "mlp");
+            ck = CheckpointStore.LoadForResume(from);
+            outFolder ??= RunFolderOf(ck.Path);
+            config = Merge(ck.Config, p, resuming: true);
+        }
+        else
+        {
+            var model = ModelRegistry.Get(p.GetValue(Model) ?? "mlp");
+            var d = model.Defaults;
+            config = Merge(new RunConfig
+            {
+                Model = model.Name, Data = model.DefaultData, Steps = d.Steps, Batch = d.Batch, LrG = d.Lr, LrD = d.Lr,
+                Beta1 = d.Beta1, Beta2 = d.Beta2, SampleEvery = d.SampleEvery, CheckpointEvery = d.CheckpointEvery,
+            }, p, resuming: false);
+            outFolder ??= Path.Combine("out", model.Name);
+        }
+
+        string mode = p.GetValue(ProgressMode) ?? "auto";
+        bool live = mode switch
+        {
+            "live" => true,
+            "plain" => false,
+            "auto" => !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive,
+            _ => throw new CliException($"Unknown --progress '{mode}': use auto, live or plain."),
+        };
+        using var stop = StopSignal.Listen();
+        var run = new TrainRun
+        {
+            Config = config,
+            OutFolder = outFolder,
+            ResumeFrom = ck,
+            DryRun = p.GetValue(DryRun),
+            Progress = live ? new LiveProgress(AnsiConsole.Console) : new PlainProgress(Console.Out, Math.Max(config.LogEvery, 100)),
+            Log = Console.Out,
+            Stop = stop,
+        };
+        Console.Out.WriteLine($"ilgpu-gan train: {config.Model} on {config.Data}, " +
+                              (config.Epochs > 0 ? $"{config.Epochs.ToString(CultureInfo.InvariantCulture)} epochs" : $"{config.Steps:N0} steps") +
+                              $" of batch {config.Batch}, seed {config.Seed} -> {Path.GetFullPath(outFolder)}");
+        int code = run.Execute();
+        if (code == ExitCodes.Ok && !run.DryRun)
+            Console.Out.WriteLine($"done: report {Path.Combine(Path.GetFullPath(outFolder), Report.FileName)}");
+        return code;
+    }
+
+    /// <summary>A checkpoint in &lt;run&gt;/checkpoints/ belongs to &lt;run&gt;; elsewhere, to its own folder.</summary>
+    private static string RunFolderOf(string checkpoint)
+    {
+        string folder = Path.GetDirectoryName(checkpoint)!;
+        return Path.GetFileName(folder) == TrainRun.CheckpointsFolder ? Path.GetDirectoryName(folder)! : folder;
+    }
+
+    /// <summary>The options given on the command line applied to <paramref name="c"/>. A resumed run may not change
+    /// what decides the numbers (model, data, batch, rates, betas, d-steps, seed).</summary>
+    private static RunConfig Merge(RunConfig c, ParseResult p, bool resuming)
+    {
+        T? Given<T>(Option<T?> o) where T : struct => p.GetResult(o) is { Implicit: false } ? p.GetValue(o) : null;
+        string? GivenS(Option<string?> o) => p.GetResult(o) is { Implicit: false } ? p.GetValue(o) : null;
+
+        var fixedOptions = new RunConfig
+        {
+            Model = GivenS(Model) is { } m ? ModelRegistry.Get(m).Name : c.Model,
+            Data = GivenS(Data) ?? c.Data,
+            Batch = Given(Batch) ?? c.Batch,
+            LrG = Given(LrG) ?? Given(Lr) ?? c.LrG,
+            LrD = Given(LrD) ?? Given(Lr) ?? c.LrD,
+            Beta1 = Given(Beta1) ?? c.Beta1,
+            Beta2 = Given(Beta2) ?? c.Beta2,
+            DSteps = Given(DSteps) ?? c.DSteps,
+            Seed = Given(Seed) ?? c.Seed,
+        };
+        if (resuming)
+        {
+            var before = c.Fixed().ToDictionary(x => x.Option, x => x.Value);
+            foreach (var (option, value) in fixedOptions.Fixed())
+                if (before[option] != value)
+                    throw new CliException($"{option} {value} differs from the resumed run's {before[option]}: a resumed run keeps its configuration " +
+                                           "(start a new run with another --out to change it).");
+        }
+        long? steps = Given(Steps);
+        double? epochs = Given(Epochs);
+        if (steps is not null && epochs is not null) throw new CliException("Give --steps or --epochs, not both.");
+        return c with
+        {
+            Model = fixedOptions.Model, Data = fixedOptions.Data, Batch = fixedOptions.Batch, LrG = fixedOptions.LrG, LrD = fixedOptions.LrD,
+            Beta1 = fixedOptions.Beta1, Beta2 = fixedOptions.Beta2, DSteps = fixedOptions.DSteps, Seed = fixedOptions.Seed,
+            Steps = steps ?? c.Steps,
+            Epochs = steps is not null ? 0 : epochs ?? c.Epochs,
+            Accelerator = GivenS(Accelerator) ?? (resuming ? c.Accelerator : "auto"),
+            SampleEvery = Given(SampleEvery) ?? c.SampleEvery,
+            CheckpointEvery = Given(CheckpointEvery) ?? c.CheckpointEvery,
+            Keep = Given(Keep) ?? c.Keep,
+            LogEvery = Given(LogEvery) ?? c.LogEvery,
+        };
+    }
+}

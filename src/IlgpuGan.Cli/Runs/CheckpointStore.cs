@@ -1,0 +1,116 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace IlgpuGan.Cli.Runs;
+
+/// <summary>
+/// The checkpoints of one run: <c>step-NNNNNNNN.safetensors</c> files in a folder and
+/// <c>latest.safetensors</c>, a symbolic link to the newest (a copy where links are not allowed).
+/// A new checkpoint is written under its own name, then <c>latest</c> is re-pointed, then older ones
+/// beyond the newest <c>keep</c> are deleted: a process killed at any instant leaves <c>latest</c>
+/// naming a complete file. An existing file that does not load is never written over: it is renamed
+/// to <c>*.corrupt</c> first.
+/// </summary>
+public sealed partial class CheckpointStore(string folder)
+{
+    public const string LatestName = "latest.safetensors";
+
+    public string Folder { get; } = Path.GetFullPath(folder);
+    public string LatestPath => Path.Combine(Folder, LatestName);
+
+    public static string FileName(long step) => $"step-{step.ToString("D8", CultureInfo.InvariantCulture)}.safetensors";
+
+    [GeneratedRegex(@"^step-(\d+)\.safetensors$")]
+    private static partial Regex StepFile();
+
+    /// <summary>The step files, newest first.</summary>
+    public IReadOnlyList<(long Step, string Path)> List()
+    {
+        if (!Directory.Exists(Folder)) return [];
+        return Directory.EnumerateFiles(Folder, "step-*.safetensors")
+            .Select(p => (Match: StepFile().Match(Path.GetFileName(p)), Path: p))
+            .Where(x => x.Match.Success)
+            .Select(x => (long.Parse(x.Match.Groups[1].Value, CultureInfo.InvariantCulture), x.Path))
+            .OrderByDescending(x => x.Item1)
+            .ToList();
+    }
+
+    public bool IsEmpty => !File.Exists(LatestPath) && List().Count == 0;
+
+    /// <summary>The file <c>latest</c> names (resolved), or the newest step file when there is no
+    /// <c>latest</c> (a process killed between writing its first checkpoint and linking it); null if none.</summary>
+    public string? LatestFile()
+    {
+        var info = new FileInfo(LatestPath);
+        if (info.LinkTarget is { } target) return Path.GetFullPath(Path.Combine(Folder, target));
+        if (info.Exists) return LatestPath;
+        return List().FirstOrDefault().Path;
+    }
+
+    /// <summary>Writes the checkpoint of the session's current step, points <c>latest</c> at it and prunes
+    /// to the newest <paramref name="keep"/>. Returns its path.</summary>
+    public string Save(Session s, RunHistory history, int keep)
+    {
+        Directory.CreateDirectory(Folder);
+        long step = s.Trainer.Step;
+        string path = Path.Combine(Folder, FileName(step));
+        if (File.Exists(path)) SetAsideIfCorrupt(path);
+        Checkpoint.Save(path, s, history);
+        if (File.Exists(LatestPath) && new FileInfo(LatestPath).LinkTarget is null) SetAsideIfCorrupt(LatestPath);
+        Atomic.PointLink(LatestPath, path);
+        Prune(step, keep);
+        return path;
+    }
+
+    /// <summary>Deletes step files older than <paramref name="current"/> beyond the newest <paramref name="keep"/>
+    /// (the current one included). Files after the current step (left by a run resumed from an older
+    /// checkpoint) are left alone.</summary>
+    private void Prune(long current, int keep)
+    {
+        foreach (var (_, path) in List().Where(c => c.Step <= current).Skip(Math.Max(1, keep)))
+        {
+            try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static void SetAsideIfCorrupt(string path)
+    {
+        try { Checkpoint.Load(path); }
+        catch (InvalidDataException)
+        {
+            string aside = path + ".corrupt";
+            for (int i = 1; File.Exists(aside); i++) aside = $"{path}.corrupt{i}";
+            File.Move(path, aside);
+        }
+    }
+
+    /// <summary>The checkpoint to resume from: <paramref name="path"/> when given (a file, a run folder or a
+    /// checkpoints folder), else this store's latest. A corrupt one is an error naming it and the newest
+    /// older one that loads.</summary>
+    public static LoadedCheckpoint LoadForResume(string path)
+    {
+        string full = Path.GetFullPath(path);
+        if (File.Exists(full)) return LoadOrExplain(full, null);
+        if (!Directory.Exists(full)) throw new CliException($"Nothing to resume from: {full} does not exist.");
+        var store = new CheckpointStore(Directory.Exists(Path.Combine(full, "checkpoints")) ? Path.Combine(full, "checkpoints") : full);
+        string file = store.LatestFile() ?? throw new CliException($"Nothing to resume from: {store.Folder} holds no checkpoint.");
+        return LoadOrExplain(file, store);
+    }
+
+    private static LoadedCheckpoint LoadOrExplain(string file, CheckpointStore? store)
+    {
+        try { return Checkpoint.Load(file); }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+        {
+            store ??= new CheckpointStore(Path.GetDirectoryName(file)!);
+            string? older = null;
+            foreach (var (_, p) in store.List())
+            {
+                if (Path.GetFullPath(p) == Path.GetFullPath(file)) continue;
+                try { Checkpoint.Load(p); older = p; break; } catch (Exception x) when (x is InvalidDataException or IOException) { }
+            }
+            string hint = older is null ? " No other checkpoint there loads." : $" The newest one that loads is {older}: resume from it with --resume {older}";
+            throw new CliException(e.Message + hint, ExitCodes.Error, e);
+        }
+    }
+}

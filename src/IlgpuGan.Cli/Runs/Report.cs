@@ -1,0 +1,183 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+
+namespace IlgpuGan.Cli.Runs;
+
+/// <summary>What the report says about the run's state.</summary>
+public sealed record ReportStatus(string Text, bool Running);
+
+/// <summary>
+/// <c>report.html</c>: one self-contained page (inline SVG charts, CSS, no scripts from elsewhere)
+/// that shows a run as it goes: the status and device, SVG charts of Loss_D and Loss_G and of D(x)
+/// and D(G(z)), the fixed-noise grids over time (the PNGs in samples/, newest first), the real data and
+/// the configuration. Rewritten atomically; while training it reloads itself every 30 seconds.
+/// </summary>
+public static class Report
+{
+    public const string FileName = "report.html";
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static void Write(string outFolder, RunConfig config, string device, string data, RunHistory history,
+        long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile)
+    {
+        string html = Render(config, device, data, history, step, status, sampleFiles, realFile);
+        Atomic.WriteAllText(Path.Combine(outFolder, FileName), html);
+    }
+
+    public static string Render(RunConfig config, string device, string data, RunHistory history,
+        long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile)
+    {
+        var h = new StringBuilder();
+        string title = $"ilgpu-gan: {config.Model} on {config.Data}";
+        h.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+        if (status.Running) h.Append("<meta http-equiv=\"refresh\" content=\"30\">");
+        h.Append($"<title>{E(title)}</title>\n<style>{Css}</style></head>\n<body>\n");
+        h.Append($"<h1>{E(title)}</h1>\n");
+        h.Append($"<p class=\"status\" id=\"status\">{E(status.Text)} &middot; step {step:N0} of {config.Steps:N0} &middot; updated {DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", Inv)}</p>\n");
+
+        h.Append("<table class=\"facts\">");
+        Row(h, "device", device);
+        Row(h, "data", data);
+        if (history.Points.Count > 0)
+        {
+            var p = history.Points[^1];
+            Row(h, $"step {p.Step:N0}", string.Create(Inv, $"Loss_D {p.LossD:F4}, Loss_G {p.LossG:F4}, D(x) {p.DReal:F4}, D(G(z)) {p.DFake:F4}"));
+        }
+        h.Append("</table>\n");
+
+        h.Append("<h2>Training curves</h2>\n<div class=\"charts\">\n");
+        h.Append(Chart("Losses", "chart-loss", history.Points,
+            [("Loss_D", "#d62728", p => p.LossD), ("Loss_G", "#1f77b4", p => p.LossG)]));
+        h.Append(Chart("D outputs", "chart-d", history.Points,
+            [("D(x)", "#2ca02c", p => p.DReal), ("D(G(z))", "#ff7f0e", p => p.DFake)]));
+        h.Append("</div>\n");
+
+        var samples = sampleFiles.ToList();
+        h.Append("<h2>Fixed-noise samples over time</h2>\n");
+        if (samples.Count == 0) h.Append("<p>No sample grid yet.</p>\n");
+        h.Append("<div class=\"grids\">\n");
+        foreach (var file in Enumerable.Reverse(samples))
+        {
+            string caption = Path.GetFileNameWithoutExtension(file);
+            h.Append($"<figure><img class=\"sample\" src=\"{E(file)}\" alt=\"{E(caption)}\"><figcaption>{E(caption)}</figcaption></figure>\n");
+        }
+        h.Append("</div>\n");
+        if (realFile is not null)
+            h.Append($"<h2>Real data</h2>\n<figure><img class=\"real\" src=\"{E(realFile)}\" alt=\"real samples\"><figcaption>real</figcaption></figure>\n");
+
+        h.Append("<h2>Configuration</h2>\n<table class=\"config\">");
+        foreach (var (name, value) in System.Text.Json.Nodes.JsonNode.Parse(config.ToJson())!.AsObject())
+            Row(h, name, value?.ToString() ?? "");
+        h.Append("</table>\n");
+        // Counts the grids that loaded (for a person: broken images show; for the test: an attribute).
+        h.Append("<script>addEventListener('load',()=>{const i=[...document.images];" +
+                 "document.body.dataset.imagesLoaded=i.filter(x=>x.complete&&x.naturalWidth>0).length;" +
+                 "document.body.dataset.images=i.length;});</script>\n");
+        h.Append("</body></html>\n");
+        return h.ToString();
+    }
+
+    private static void Row(StringBuilder h, string name, string value) =>
+        h.Append($"<tr><th>{E(name)}</th><td>{E(value)}</td></tr>");
+
+    private static string E(string s) => WebUtility.HtmlEncode(s);
+
+    /// <summary>An SVG line chart of some series over steps, with axes, ticks and a legend.</summary>
+    public static string Chart(string title, string id, IReadOnlyList<HistoryPoint> points,
+        (string Name, string Color, Func<HistoryPoint, float> Value)[] series)
+    {
+        const int W = 560, H = 260, L = 56, R = 12, T = 28, B = 34;
+        var s = new StringBuilder();
+        s.Append($"<figure class=\"chart\"><svg id=\"{id}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{E(title)}\">");
+        s.Append($"<text x=\"{L}\" y=\"18\" class=\"title\">{E(title)}</text>");
+        var pts = Thin(points, 800);
+        if (pts.Count == 0)
+        {
+            s.Append($"<text x=\"{W / 2}\" y=\"{H / 2}\" text-anchor=\"middle\">no statistics yet</text></svg></figure>\n");
+            return s.ToString();
+        }
+        double x0 = pts[0].Step, x1 = pts[^1].Step;
+        if (x1 <= x0) { x0 -= 1; x1 += 1; }
+        double y0 = double.MaxValue, y1 = double.MinValue;
+        foreach (var p in pts)
+            foreach (var (_, _, f) in series)
+            {
+                double v = f(p);
+                if (!double.IsFinite(v)) continue;
+                y0 = Math.Min(y0, v); y1 = Math.Max(y1, v);
+            }
+        if (y0 > y1) { y0 = 0; y1 = 1; }
+        if (y1 - y0 < 1e-6) { y0 -= 0.5; y1 += 0.5; }
+        var yTicks = Ticks(y0, y1, 5);
+        y0 = Math.Min(y0, yTicks[0]); y1 = Math.Max(y1, yTicks[^1]);
+        double X(double v) => L + (v - x0) / (x1 - x0) * (W - L - R);
+        double Y(double v) => H - B - (v - y0) / (y1 - y0) * (H - T - B);
+
+        s.Append($"<rect x=\"{L}\" y=\"{T}\" width=\"{W - L - R}\" height=\"{H - T - B}\" class=\"frame\"/>");
+        foreach (double t in yTicks)
+        {
+            string y = F(Y(t));
+            s.Append($"<line x1=\"{L}\" x2=\"{W - R}\" y1=\"{y}\" y2=\"{y}\" class=\"grid\"/><text x=\"{L - 6}\" y=\"{y}\" class=\"ytick\">{t.ToString("G4", Inv)}</text>");
+        }
+        foreach (double t in Ticks(x0, x1, 6))
+        {
+            if (t < x0 || t > x1) continue;
+            string x = F(X(t));
+            s.Append($"<line x1=\"{x}\" x2=\"{x}\" y1=\"{T}\" y2=\"{H - B}\" class=\"grid\"/><text x=\"{x}\" y=\"{H - B + 16}\" class=\"xtick\">{t.ToString("#,0", Inv)}</text>");
+        }
+        s.Append($"<text x=\"{W - R}\" y=\"{H - 4}\" class=\"xlabel\">step</text>");
+        int legendX = W - R - 8;
+        for (int k = series.Length - 1; k >= 0; k--)
+        {
+            var (name, color, f) = series[k];
+            var d = new StringBuilder();
+            foreach (var p in pts)
+            {
+                double v = f(p);
+                if (!double.IsFinite(v)) continue;
+                d.Append(d.Length == 0 ? 'M' : 'L').Append(F(X(p.Step))).Append(',').Append(F(Y(v)));
+            }
+            s.Append($"<path class=\"series\" data-series=\"{E(name)}\" d=\"{d}\" stroke=\"{color}\"/>");
+            legendX -= 8 * name.Length + 26;
+            s.Append($"<line x1=\"{legendX}\" x2=\"{legendX + 16}\" y1=\"14\" y2=\"14\" stroke=\"{color}\" stroke-width=\"3\"/><text x=\"{legendX + 20}\" y=\"18\">{E(name)}</text>");
+        }
+        s.Append("</svg></figure>\n");
+        return s.ToString();
+    }
+
+    /// <summary>At most <paramref name="max"/> points, evenly spaced, always with the last.</summary>
+    private static List<HistoryPoint> Thin(IReadOnlyList<HistoryPoint> points, int max)
+    {
+        if (points.Count <= max) return [.. points];
+        var result = new List<HistoryPoint>(max + 1);
+        double stride = (double)points.Count / max;
+        for (int i = 0; i < max; i++) result.Add(points[(int)(i * stride)]);
+        if (result[^1].Step != points[^1].Step) result.Add(points[^1]);
+        return result;
+    }
+
+    /// <summary>"Round" tick values (1, 2 or 5 times a power of ten) covering [lo, hi].</summary>
+    private static double[] Ticks(double lo, double hi, int count)
+    {
+        double raw = (hi - lo) / count;
+        double mag = Math.Pow(10, Math.Floor(Math.Log10(raw)));
+        double step = raw / mag < 1.5 ? mag : raw / mag < 3.5 ? 2 * mag : raw / mag < 7.5 ? 5 * mag : 10 * mag;
+        double first = Math.Floor(lo / step) * step, last = Math.Ceiling(hi / step) * step;
+        var ticks = new List<double>();
+        for (double t = first; t <= last + step / 2; t += step) ticks.Add(Math.Round(t / step) * step);
+        return [.. ticks];
+    }
+
+    private static string F(double v) => v.ToString("0.#", Inv);
+
+    private const string Css =
+        "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}" +
+        "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}" +
+        ".status{color:#555}table{border-collapse:collapse}th,td{text-align:left;padding:2px 10px;border-bottom:1px solid #eee}" +
+        ".charts,.grids{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:.85em;color:#555;text-align:center}" +
+        "svg text{font-size:11px;fill:#333}svg .title{font-size:13px;font-weight:600}.ytick{text-anchor:end;dominant-baseline:middle}" +
+        ".xtick{text-anchor:middle}.xlabel{text-anchor:end}.frame{fill:none;stroke:#888}.grid{stroke:#eee}" +
+        ".series{fill:none;stroke-width:1.5}img{image-rendering:pixelated;border:1px solid #ddd;max-width:100%}" +
+        ".grids img,img.real{width:250px}.json{background:#f7f7f7;padding:8px;font-size:.85em}";
+}
