@@ -35,6 +35,13 @@ public static class CliApp
     {
         var parse = Build().Parse(args);
         bool verbose = parse.GetValue(Verbose);
+        if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+        {
+            // One line per problem, not the whole help text.
+            foreach (var e in parse.Errors) Console.Error.WriteLine("error: " + Readable(e.Message));
+            Console.Error.WriteLine($"(see: ilgpu-gan {parse.CommandResult.Command.Name} --help)".Replace("ilgpu-gan ilgpu-gan", "ilgpu-gan").Replace("ilgpu-gan IlgpuGan.Cli", "ilgpu-gan"));
+            return ExitCodes.Error;
+        }
         try
         {
             // Errors are ours to print (one line); signals are ours to handle (train checkpoints on SIGINT/SIGTERM).
@@ -45,6 +52,15 @@ public static class CliApp
             return Fail(e, verbose);
         }
     }
+
+    /// <summary>System.CommandLine's parse errors with .NET type names put in words.</summary>
+    private static string Readable(string message) => System.Text.RegularExpressions.Regex.Replace(message,
+        @"as expected type '(System\.Nullable`1\[)?System\.(\w+)\]?'", m => m.Groups[2].Value switch
+        {
+            "Int32" or "Int64" => "as a whole number",
+            "Double" or "Single" => "as a number",
+            var t => $"as {t}",
+        });
 
     /// <summary>Prints "error: ..." on one line (the whole exception with --verbose); returns the exit code.</summary>
     public static int Fail(Exception e, bool verbose)

@@ -104,9 +104,6 @@ public static class TrainCommand
             Log = Console.Out,
             Stop = stop,
         };
-        Console.Out.WriteLine($"ilgpu-gan train: {config.Model} on {config.Data}, " +
-                              (config.Epochs > 0 ? $"{config.Epochs.ToString(CultureInfo.InvariantCulture)} epochs" : $"{config.Steps:N0} steps") +
-                              $" of batch {config.Batch}, seed {config.Seed} -> {Path.GetFullPath(outFolder)}");
         int code = run.Execute();
         if (code == ExitCodes.Ok && !run.DryRun)
             Console.Out.WriteLine($"done: report {Path.Combine(Path.GetFullPath(outFolder), Report.FileName)}");

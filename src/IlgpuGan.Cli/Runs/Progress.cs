@@ -49,17 +49,18 @@ internal static class StatsText
         $"Loss_D {s.LossD:F4}  Loss_G {s.LossG:F4}  D(x) {s.DReal:F4}  D(G(z)) {s.DFake:F4}");
 }
 
-/// <summary>Plain lines, one every <c>every</c> steps (and at the last), for logs and pipes.</summary>
+/// <summary>Plain lines, at most one every <c>every</c> steps (and at the last), for logs and pipes.</summary>
 public sealed class PlainProgress(TextWriter output, long every) : IRunProgress
 {
     public T Run<T>(long startStep, long totalSteps, Func<IProgressUpdate, T> body) =>
-        body(new Updater(output, every, new RateMeter(startStep, totalSteps), totalSteps));
+        body(new Updater(output, every, new RateMeter(startStep, totalSteps), startStep, totalSteps));
 
-    private sealed class Updater(TextWriter output, long every, RateMeter meter, long total) : IProgressUpdate
+    private sealed class Updater(TextWriter output, long every, RateMeter meter, long lastPrinted, long total) : IProgressUpdate
     {
         public void Step(long step, StepStats? stats)
         {
-            if (stats is not { } s || (step % every != 0 && step != total)) return;
+            if (stats is not { } s || (step - lastPrinted < every && step != total)) return;
+            lastPrinted = step;
             output.WriteLine($"[{step}/{total}] {StatsText.Of(s)}  {meter.RateText(step)}  {meter.EtaText(step)}");
             output.Flush();
         }

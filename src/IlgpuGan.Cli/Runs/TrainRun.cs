@@ -58,7 +58,8 @@ public sealed class TrainRun
             History.TruncateAfter(ck.Step);
         }
         string device = s.Device.ToString();
-        Log.WriteLine($"model {model.Name}: G {s.G.ParameterCount():N0} and D {s.D.ParameterCount():N0} parameters; data: {data.Description}; device: {device}");
+        Log.WriteLine($"ilgpu-gan train: {model.Name} (G {s.G.ParameterCount():N0}, D {s.D.ParameterCount():N0} parameters) on {data.Description}; " +
+                      $"{c.Steps:N0} steps of batch {c.Batch}, seed {c.Seed}; device {device}; output {outFolder}");
 
         if (DryRun)
         {

@@ -1,0 +1,44 @@
+using IlgpuGan.Cli.Runs;
+
+namespace IlgpuGan.Tests.Cli;
+
+/// <summary>A run stopped at a checkpoint and resumed computes exactly what an uninterrupted run computes.</summary>
+public sealed class ResumeTests
+{
+    public static TheoryData<string, string, int, long, long> Cases => new()
+    {
+        // model, data, d-steps, stop at, steps: the toy on fake data crosses epochs (1024 samples = 16 batches of 64)
+        { "toy", "fake", 2, 13, 24 },
+        { "toy", "curves", 1, 5, 12 },
+        { "mlp", "mnist", 1, 3, 6 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void LossesAfterResumeEqualAnUninterruptedRun(string model, string data, int dSteps, long stopAt, long steps)
+    {
+        using var tmp = new TempFolder();
+        var config = CliTestSupport.Toy(steps, data, dSteps) with { Model = model, LrG = 2e-4, LrD = 2e-4, CheckpointEvery = 1000, SampleEvery = 4 };
+
+        var whole = CliTestSupport.Train(config, tmp.File("whole"));
+        CliTestSupport.Train(config with { Steps = stopAt }, tmp.File("parts"));
+        var checkpoint = CheckpointStore.LoadForResume(tmp.File("parts"));
+        Assert.Equal(stopAt, checkpoint.Step);
+        var resumed = CliTestSupport.Train(config, tmp.File("parts"), checkpoint);
+
+        var expected = whole.History.Points;
+        var actual = resumed.History.Points;
+        Assert.Equal(steps, expected.Count);
+        Assert.Equal(expected.Select(p => p.Step), actual.Select(p => p.Step));
+        for (int i = (int)stopAt; i < steps; i++)
+            Assert.True(expected[i] == actual[i], $"step {expected[i].Step}: uninterrupted {expected[i]}, resumed {actual[i]}");
+
+        // The final weights, optimizer state and data position agree too.
+        var a = Checkpoint.Load(new CheckpointStore(tmp.File("whole/checkpoints")).LatestFile()!);
+        var b = Checkpoint.Load(new CheckpointStore(tmp.File("parts/checkpoints")).LatestFile()!);
+        Assert.Equal(a.Contents.Tensors.Keys.Order(), b.Contents.Tensors.Keys.Order());
+        foreach (var (name, t) in a.Contents.Tensors)
+            Assert.True(t.Data.AsSpan().SequenceEqual(b.Contents.Tensors[name].Data), $"{name} differs");
+        Assert.Equal((a.RngSeed, a.RngOffset, a.LoaderEpoch, a.LoaderBatch, a.OptGSteps), (b.RngSeed, b.RngOffset, b.LoaderEpoch, b.LoaderBatch, b.OptGSteps));
+    }
+}
