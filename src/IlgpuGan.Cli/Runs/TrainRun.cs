@@ -70,7 +70,7 @@ public sealed class TrainRun
             return ExitCodes.Ok;
         }
         if (ResumeFrom is not null)
-            Log.WriteLine($"resuming from {ResumeFrom.Path} at step {ResumeFrom.Step:N0} (epoch {ResumeFrom.LoaderEpoch}, batch {ResumeFrom.LoaderBatch})");
+            Log.WriteLine($"resuming from {ResumeFrom.Path} at step {ResumeFrom.Step} (epoch {ResumeFrom.LoaderEpoch}, batch {ResumeFrom.LoaderBatch})");
         if (s.Trainer.Step >= c.Steps)
         {
             Log.WriteLine($"The run is already at step {s.Trainer.Step:N0} of {c.Steps:N0}; give a larger --steps to train further.");

@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Text;
+using IlgpuGan.Cli.Runs;
+
+namespace IlgpuGan.Tests.Cli;
+
+/// <summary>The built ilgpu-gan tool as a user runs it: exit codes, one-line errors, signals, SIGKILL at random moments.</summary>
+public sealed class ToolProcessTests
+{
+    [Fact]
+    public void HelpListsTheCommands()
+    {
+        using var tmp = new TempFolder();
+        var r = CliTestSupport.Run(tmp.Path, "--help");
+        Assert.Equal(0, r.ExitCode);
+        foreach (var c in new[] { "train", "sample", "devices" }) Assert.Contains(c, r.Out);
+        foreach (var c in new[] { "train", "sample", "devices" })
+            Assert.Equal(0, CliTestSupport.Run(tmp.Path, c, "--help").ExitCode);
+    }
+
+    [Fact]
+    public void DevicesListsTheCpu()
+    {
+        using var tmp = new TempFolder();
+        var r = CliTestSupport.Run(tmp.Path, "devices");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("cpu", r.Out);
+        Assert.Contains("auto", r.Out);
+    }
+
+    public static TheoryData<string, string[], string> Errors => new()
+    {
+        { "missing data path", ["train", "--data", "no/such/folder", "--dry-run"], "Data not found" },
+        { "corrupt IDX", ["train", "--data", "{tmp}/bad-idx", "--dry-run"], "not an IDX file" },
+        { "batch larger than the data", ["train", "--batch", "100000", "--dry-run"], "larger than the data set" },
+        { "unknown model", ["train", "--model", "resnet"], "Unknown model 'resnet'" },
+        { "bad number", ["train", "--steps", "many"], "'many'" },
+        { "corrupt checkpoint", ["sample", "{tmp}/bad.safetensors"], "bad.safetensors" },
+        { "nothing to resume", ["train", "--resume", "--out", "{tmp}/empty"], "Nothing to resume from" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Errors))]
+    public void ErrorsAreOneLineAndNonZeroWithoutAStackTrace(string what, string[] args, string expected)
+    {
+        using var tmp = new TempFolder();
+        File.WriteAllBytes(tmp.File("bad-idx"), [0x47, 0x49, 0x46, 0x38, 1, 2, 3]);
+        File.WriteAllBytes(tmp.File("bad.safetensors"), Encoding.ASCII.GetBytes("not a checkpoint at all"));
+        Directory.CreateDirectory(tmp.File("empty"));
+        args = args.Select(a => a.Replace("{tmp}", tmp.Path)).ToArray();
+
+        var r = CliTestSupport.Run(tmp.Path, args);
+        Assert.True(r.ExitCode != 0, what);
+        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => !l.StartsWith("(see:", StringComparison.Ordinal)).ToList();
+        Assert.True(lines.Count == 1, $"{what}: expected one error line, got:\n{r.Err}");
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+        Assert.DoesNotContain("   at ", r.Out + r.Err);
+
+        if (what == "unknown model")
+        {
+            var verbose = CliTestSupport.Run(tmp.Path, [.. args, "--verbose"]);
+            Assert.Contains(" at ", verbose.Err);
+        }
+    }
+
+    [Theory]
+    [InlineData(CliTestSupport.SIGINT, 130, "SIGINT")]
+    [InlineData(CliTestSupport.SIGTERM, 143, "SIGTERM")]
+    public void SignalWritesACheckpointAndExitsCleanly(int signal, int exitCode, string name)
+    {
+        using var tmp = new TempFolder();
+        string outDir = tmp.File("run");
+        var (p, output, progressed) = StartTraining(tmp.Path, "--out", outDir, "--checkpoint-every", "100000", "--sample-every", "100000", "--progress", "plain");
+        using (p)
+        {
+            Assert.True(progressed.Wait(TimeSpan.FromSeconds(60)), "no progress line within 60 s:\n" + output);
+            CliTestSupport.Signal(p, signal);
+            Assert.True(p.WaitForExit(TimeSpan.FromSeconds(60)), "did not exit after the signal");
+            p.WaitForExit();
+            Assert.Equal(exitCode, p.ExitCode);
+        }
+        Assert.Contains($"stopped by {name}: checkpoint", output.ToString());
+        var ck = Checkpoint.Load(new CheckpointStore(Path.Combine(outDir, "checkpoints")).LatestFile()!);
+        Assert.True(ck.Step >= 100, $"checkpoint at step {ck.Step}");
+        Assert.Contains("stopped by", File.ReadAllText(Path.Combine(outDir, Report.FileName)));
+
+        var resumed = CliTestSupport.Run(tmp.Path, "train", "--resume", "--out", outDir, "--steps", (ck.Step + 5).ToString());
+        Assert.True(resumed.ExitCode == 0, resumed.Err);
+        Assert.Contains($"at step {ck.Step} ", resumed.Out);
+        Assert.Equal(ck.Step + 5, Checkpoint.Load(new CheckpointStore(Path.Combine(outDir, "checkpoints")).LatestFile()!).Step);
+    }
+
+    /// <summary>SIGKILL at random moments, ten times, while the toy GAN writes a checkpoint every few steps: the
+    /// latest checkpoint always loads, never goes back, and <c>--resume</c> continues from exactly it.</summary>
+    [Fact]
+    public void SigkillAtRandomMomentsNeverLeavesABadCheckpoint()
+    {
+        using var tmp = new TempFolder();
+        string outDir = tmp.File("run");
+        var store = new CheckpointStore(Path.Combine(outDir, "checkpoints"));
+        var random = new Random(12345);
+        long previous = 0;
+        var log = new StringBuilder();
+        for (int kill = 0; kill < 10; kill++)
+        {
+            string[] args = ["--out", outDir, "--checkpoint-every", random.Next(1, 4).ToString(), "--sample-every", "40", "--keep", "2", "--progress", "plain"];
+            if (kill > 0) args = [.. args, "--resume"];
+            var sw = Stopwatch.StartNew();
+            var (p, output, progressed) = StartTraining(tmp.Path, args);
+            using (p)
+            {
+                if (kill == 0 || random.Next(3) > 0)
+                {
+                    // Mostly mid-training: after this process's first checkpoint, at a random moment.
+                    Assert.True(progressed.Wait(TimeSpan.FromSeconds(60)), "no checkpoint within 60 s:\n" + output);
+                    Thread.Sleep(random.Next(0, 500));
+                }
+                else Thread.Sleep(random.Next(100, 1500));     // sometimes while starting up or resuming
+                p.Kill();                                        // SIGKILL
+                p.WaitForExit();
+            }
+            string latest = store.LatestFile() ?? throw new Xunit.Sdk.XunitException($"kill {kill}: no checkpoint\n{output}");
+            var ck = Checkpoint.Load(latest);                    // throws if torn
+            Assert.True(ck.Step >= previous, $"kill {kill}: latest went back from step {previous} to {ck.Step}");
+            log.AppendLine($"kill {kill}: latest step {ck.Step} ({sw.ElapsedMilliseconds} ms)");
+            if (kill > 0 && output.ToString().Contains("resuming from"))
+                Assert.True(output.ToString().Contains($"resuming from {Path.Combine(store.Folder, CheckpointStore.FileName(previous))} at step {previous} "),
+                    $"kill {kill}: expected to resume from step {previous}:\n{output}\n{log}");
+            previous = ck.Step;
+        }
+
+        var done = CliTestSupport.Run(tmp.Path, "train", "--resume", "--out", outDir, "--steps", (previous + 20).ToString(), "--progress", "plain");
+        Assert.True(done.ExitCode == 0, done.Err + log);
+        Assert.Contains($"at step {previous} ", done.Out);
+        Assert.Equal(previous + 20, Checkpoint.Load(store.LatestFile()!).Step);
+    }
+
+    /// <summary>Starts `train` on the toy model for (practically) ever; the event is set at the first progress or checkpoint line.</summary>
+    private static (Process, StringBuilder, ManualResetEventSlim) StartTraining(string dir, params string[] args)
+    {
+        var p = CliTestSupport.Start(dir, ["train", "--model", "toy", "--steps", "100000000", "--log-every", "20", .. args]);
+        var output = new StringBuilder();
+        var progressed = new ManualResetEventSlim();
+        p.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (output) output.AppendLine(e.Data);
+            if (e.Data.StartsWith('[') || e.Data.Contains(": checkpoint")) progressed.Set();
+        };
+        p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return (p, output, progressed);
+    }
+}
