@@ -73,6 +73,13 @@ public sealed class BatchLoader
         return new BatchLoader(dataset.Images, dataset.SampleSize, dataset.Count, batchSize, seed, dropLast, dataset.Labels);
     }
 
+    /// <summary>A loader over all images of an image-folder (or fake) data set; no labels.</summary>
+    public static BatchLoader FromImages(ImageFolderDataset dataset, int batchSize, int seed, bool dropLast = true)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        return new BatchLoader(dataset.Images, dataset.SampleSize, dataset.Count, batchSize, seed, dropLast);
+    }
+
     public int SampleSize { get; }
     public int Count { get; }
     public int BatchSize { get; }
