@@ -201,6 +201,11 @@ public sealed partial class Kernels
             pb = HostMemory.Ptr(b);
             pc = HostMemory.Ptr(c);
             pbias = bias.Length == 0 ? null : HostMemory.Ptr(bias);
+            if (s.Ho == 1 && s.Wo == 1 && s.Pad == 0 && s.Kh == s.Hi && s.Kw == s.Wi)
+            {
+                FullyConnected();
+                return;
+            }
             int P = s.OutPixels, T = workers.Length;
             nb = Math.Clamp((TargetColumns + P - 1) / P, 1, s.N);
             nb = (int)Math.Min(nb, Math.Max(1, MaxColFloats / ((long)s.Patch * P)));
@@ -213,6 +218,31 @@ public sealed partial class Kernels
                 Parallel.For(0, activeWorkers, body);
             if (pass == ConvPass.BackwardWeight && activeWorkers > 1)
                 SumPartials();
+            pa = pb = pc = pbias = null;
+        }
+
+        /// <summary>
+        /// The kernel covers the whole unpadded input (a DCGAN's first and last layers): each image
+        /// is one row of length K = Ci Kh Kw and the convolution is a fully connected layer, so
+        /// each pass is one GEMM over the whole batch with no im2col.
+        /// </summary>
+        private void FullyConnected()
+        {
+            var gemm = owner.hostGemm ??= new HostGemm(HostGemm.BestSimd);
+            int K = s.Patch;
+            switch (pass)
+            {
+                case ConvPass.Forward:          // y (N, Co) = x (N, K) W^T
+                    gemm.Run(new GemmShape(s.N, s.Co, K, false, true, K, K, s.Co), pa, pb, pc, 1f, beta, pbias);
+                    break;
+                case ConvPass.BackwardData:     // gx (N, K) = gy (N, Co) W (Co, K)
+                    gemm.Run(new GemmShape(s.N, K, s.Co, false, false, s.Co, K, K), pa, pb, pc, 1f, beta, null);
+                    AddChannelBias(pc, s.N, s.Ci, s.InPixels, pbias);
+                    break;
+                default:                        // gW (Co, K) = gy^T (Co, N) x (N, K)
+                    gemm.Run(new GemmShape(s.Co, K, s.N, true, false, s.Co, K, K), pb, pa, pc, 1f, beta, null);
+                    break;
+            }
             pa = pb = pc = pbias = null;
         }
 

@@ -7,7 +7,7 @@ namespace IlgpuGan.Tests.Kernels;
 /// The three convolution passes against the direct loops (Kernels.ConvReference), with bias and
 /// beta = 0.5 accumulation, at shapes chosen to take every branch of the host variant: one chunk
 /// (N = 1, the GEMM on all cores), one sample per chunk, several samples per chunk (the gathered
-/// layout), and 1x1 outputs (the transposed layout). The GPU-style kernels run the small ones.
+/// layout), 1x1 outputs (the transposed layout) and kernels that cover the whole input (one GEMM). The GPU-style kernels run the small ones.
 /// </summary>
 [Collection("devices")]
 public sealed class ConvTests
@@ -20,7 +20,8 @@ public sealed class ConvTests
             [1, 3, 12, 12, 5, 3, 1, 1],     // a single chunk
             [4, 4, 34, 34, 6, 4, 2, 1],     // 289 output pixels: one sample per chunk
             [7, 3, 6, 5, 4, 3, 1, 1],       // 30 pixels: several samples per chunk, gathered
-            [9, 5, 4, 4, 3, 4, 1, 0],       // 1x1 output: the transposed layout
+            [9, 5, 5, 5, 3, 4, 2, 0],       // 1x1 output: the transposed layout
+            [9, 5, 4, 4, 3, 4, 1, 0],       // the kernel covers the input: a fully connected layer
             [5, 2, 9, 11, 3, 5, 3, 2],
         ];
         var data = new TheoryData<string, int[]>();
