@@ -104,4 +104,17 @@ public static class HostParallel
             range(from, to);
         });
     }
+
+    /// <summary>Splits <paramref name="count"/> independent items (e.g. channels) of
+    /// <paramref name="costPerItem"/> elements each into one contiguous range per core.</summary>
+    public static void ForItems(int count, long costPerItem, Action<int, int> range)
+    {
+        int parts = (int)Math.Min(Math.Min(Environment.ProcessorCount, count), Math.Max(1, count * costPerItem / MinParallel));
+        if (parts <= 1)
+        {
+            range(0, count);
+            return;
+        }
+        Parallel.For(0, parts, p => range((int)((long)count * p / parts), (int)((long)count * (p + 1) / parts)));
+    }
 }
