@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using StbImageSharp;
 
 namespace IlgpuGan.Data;
@@ -35,6 +36,11 @@ public sealed class ImageFolderOptions
     /// skipped, not replaced). 0, the default, reads them all.</summary>
     public int MaxImages { get; init; }
 
+    /// <summary>The images are kept in blocks of at most this many bytes (an image is never split
+    /// between blocks; a block holds at least one image). Default <see cref="ImageFolderDataset.DefaultBlockBytes"/>
+    /// (1 GiB); smaller values are for tests.</summary>
+    public int MaxBlockBytes { get; init; } = ImageFolderDataset.DefaultBlockBytes;
+
     /// <summary>Files decoded at once; -1 (the default) lets <see cref="Parallel"/> decide.</summary>
     public int MaxDegreeOfParallelism { get; init; } = -1;
 
@@ -48,9 +54,13 @@ public sealed class ImageFolderOptions
 /// A folder of images in memory, ready for training: every PNG, JPEG, BMP, GIF (first frame) or TGA
 /// file under a folder and its subfolders, read with StbImageSharp, resized so that its shorter side
 /// is <see cref="Size"/> and centre-cropped to Size x Size (torchvision's
-/// <c>Resize(size), CenterCrop(size)</c>), as RGB or grey, scaled from 0..255 to [-1, 1]
-/// (x / 127.5 - 1) and laid out as (N, C, Size, Size) row-major in one array, like
-/// <see cref="MnistDataset"/>. <see cref="BatchLoader.FromImages"/> serves it in batches.
+/// <c>Resize(size), CenterCrop(size)</c>), as RGB or grey, and kept as the 8-bit pixels that come
+/// out of the resize (C, Size, Size planes per image): 1 byte per value, 12 KiB per 64 x 64 RGB
+/// image, so the whole of CelebA (202,599 images, 2.49 GB at 64 x 64) fits. The images are held in
+/// blocks of up to 1 GiB (<see cref="ImageFolderOptions.MaxBlockBytes"/>), since one .NET array
+/// cannot hold them all. <see cref="BatchLoader.FromImages"/> serves them in batches, scaled to
+/// [-1, 1] as it fills each batch (x / 127.5 - 1, as <see cref="PixelsToFloats"/>);
+/// <see cref="CopySample"/> and <see cref="ToFloats"/> give samples as floats (e.g. for a grid).
 /// <para>
 /// Resizing is PIL's antialiased bilinear resampling, as torchvision's <c>Resize</c> uses: a triangle
 /// filter that is stretched to the scale factor when shrinking (so each output pixel averages the
@@ -71,16 +81,23 @@ public sealed class ImageFolderDataset
     /// <summary>The file extensions read (lower case; matched without regard to case).</summary>
     public static IReadOnlyList<string> SupportedExtensions { get; } = [".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga"];
 
+    /// <summary>The default largest block of image bytes: 1 GiB.</summary>
+    public const int DefaultBlockBytes = 1 << 30;
+
     private static readonly HashSet<string> ExtensionSet = new(SupportedExtensions, StringComparer.OrdinalIgnoreCase);
 
-    private ImageFolderDataset(string? folder, int count, int channels, int size, float[] images,
+    private readonly byte[][] _blocks;
+    private readonly int _perBlock;
+
+    private ImageFolderDataset(string? folder, int count, int channels, int size, Storage storage,
         IReadOnlyList<string> files, IReadOnlyList<SkippedFile> skipped)
     {
         Folder = folder;
         Count = count;
         Channels = channels;
         Size = size;
-        Images = images;
+        _blocks = storage.Blocks;
+        _perBlock = storage.PerBlock;
         Files = files;
         Skipped = skipped;
     }
@@ -101,11 +118,81 @@ public sealed class ImageFolderDataset
 
     public int Width => Size;
 
-    /// <summary>Floats per image: Channels * Size * Size.</summary>
+    /// <summary>Values per image: Channels * Size * Size (bytes as stored, floats as served).</summary>
     public int SampleSize => Channels * Size * Size;
 
-    /// <summary>Count * Channels * Size * Size floats in [-1, 1], (N, C, H, W) row-major.</summary>
-    public float[] Images { get; }
+    /// <summary>The memory the images take: Count * SampleSize bytes (plus at most one image's worth of
+    /// unused room per block).</summary>
+    public long ByteCount => (long)Count * SampleSize;
+
+    /// <summary>The number of blocks (arrays) the images are held in.</summary>
+    public int BlockCount => _blocks.Length;
+
+    /// <summary>Images per block (the last block may hold fewer).</summary>
+    public int ImagesPerBlock => _perBlock;
+
+    /// <summary>Image <paramref name="index"/>'s 8-bit pixels: Channels planes of Size x Size bytes
+    /// (C, H, W), exactly as decoded, resized and cropped.</summary>
+    public ReadOnlySpan<byte> Pixels(int index)
+    {
+        if ((uint)index >= (uint)Count)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"The data set holds {Count} images.");
+        return _blocks[index / _perBlock].AsSpan(index % _perBlock * SampleSize, SampleSize);
+    }
+
+    /// <summary>Writes image <paramref name="index"/> as SampleSize floats in [-1, 1] (x / 127.5 - 1),
+    /// (C, H, W), to the start of <paramref name="destination"/>. Allocates nothing.</summary>
+    public void CopySample(int index, Span<float> destination)
+    {
+        if (destination.Length < SampleSize)
+            throw new ArgumentException(
+                $"The destination holds {destination.Length} floats; an image needs {SampleSize}.", nameof(destination));
+        PixelsToFloats(Pixels(index), destination);
+    }
+
+    /// <summary>Images start .. start + count - 1 as one new (count, C, H, W) float array in [-1, 1],
+    /// e.g. for <see cref="Imaging.ImageGrid.SavePng"/>.</summary>
+    public float[] ToFloats(int start, int count)
+    {
+        if (start < 0 || count < 0 || (long)start + count > Count)
+            throw new ArgumentOutOfRangeException(nameof(count),
+                $"Images {start}..{(long)start + count - 1} are not all among the {Count} images.");
+        if ((long)count * SampleSize > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"{count} images do not fit in one float array.");
+        var result = new float[count * SampleSize];
+        for (int k = 0; k < count; k++)
+            PixelsToFloats(Pixels(start + k), result.AsSpan(k * SampleSize, SampleSize));
+        return result;
+    }
+
+    /// <summary>Scales 8-bit values to [-1, 1]: destination[i] = source[i] / 127.5f - 1f (the same
+    /// float, bit for bit, as that scalar expression; vectorised). Allocates nothing.</summary>
+    public static void PixelsToFloats(ReadOnlySpan<byte> source, Span<float> destination)
+    {
+        if (destination.Length < source.Length)
+            throw new ArgumentException(
+                $"The destination holds {destination.Length} floats; {source.Length} are needed.", nameof(destination));
+        int i = 0;
+        if (Vector.IsHardwareAccelerated && source.Length >= Vector<byte>.Count)
+        {
+            var scale = new Vector<float>(127.5f);
+            var one = Vector<float>.One;
+            int step = Vector<byte>.Count, quarter = Vector<float>.Count;
+            for (; i <= source.Length - step; i += step)
+            {
+                Vector.Widen(new Vector<byte>(source[i..]), out Vector<ushort> lo, out Vector<ushort> hi);
+                Vector.Widen(lo, out Vector<uint> a, out Vector<uint> b);
+                Vector.Widen(hi, out Vector<uint> c, out Vector<uint> d);
+                Span<float> dst = destination[i..];
+                (Vector.ConvertToSingle(a) / scale - one).CopyTo(dst);
+                (Vector.ConvertToSingle(b) / scale - one).CopyTo(dst[quarter..]);
+                (Vector.ConvertToSingle(c) / scale - one).CopyTo(dst[(2 * quarter)..]);
+                (Vector.ConvertToSingle(d) / scale - one).CopyTo(dst[(3 * quarter)..]);
+            }
+        }
+        for (; i < source.Length; i++)
+            destination[i] = source[i] / 127.5f - 1f;
+    }
 
     /// <summary>The full path of each image, in sample order (empty for <see cref="Fake"/> data).</summary>
     public IReadOnlyList<string> Files { get; }
@@ -118,11 +205,10 @@ public sealed class ImageFolderDataset
     /// </summary>
     /// <param name="folder">The folder, e.g. CelebA's <c>img_align_celeba</c>.</param>
     /// <param name="size">Side of the square images produced (e.g. 64).</param>
-    /// <param name="options">Channels, bad-file handling, a limit, parallelism and progress; null for the defaults.</param>
+    /// <param name="options">Channels, bad-file handling, a limit, block size, parallelism and progress; null for the defaults.</param>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="InvalidDataException">No image file is in the folder, every one was bad, or
     /// (with <see cref="BadFileAction.Fail"/>) a file is bad: the message names it.</exception>
-    /// <exception cref="InvalidOperationException">The images would not fit in one float array.</exception>
     public static ImageFolderDataset Load(string folder, int size, ImageFolderOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
@@ -143,17 +229,16 @@ public sealed class ImageFolderDataset
         if (options.MaxImages > 0 && files.Length > options.MaxImages)
             files = files[..options.MaxImages];
 
+        if (options.MaxBlockBytes < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxBlockBytes, "MaxBlockBytes must be at least 1.");
+
         int channels = options.Channels;
         int sampleSize = channels * size * size;
-        long needed = (long)files.Length * sampleSize;
-        if (needed > Array.MaxLength)
-            throw new InvalidOperationException(
-                $"{Idx.Num(files.Length)} images of {channels}x{size}x{size} need {Idx.Num(needed)} floats, more than one array " +
-                $"can hold ({Idx.Num(Array.MaxLength)}): set MaxImages to at most {Idx.Num(Array.MaxLength / sampleSize)} " +
-                $"or use a smaller size [{full}]");
 
-        // Pass 1, parallel: decode, resize and crop each file into its own byte buffer (C, H, W).
-        var pixels = new byte[]?[files.Length];
+        // Decode each file straight into its slot (file i -> image i) of the blocks, in parallel;
+        // then move the good images down over the bad ones' slots, in order, and drop the spare room.
+        var storage = Storage.Create(files.Length, sampleSize, options.MaxBlockBytes);
+        var good = new bool[files.Length];
         var reasons = new string?[files.Length];
         var retry = new bool[files.Length];
         int done = 0;
@@ -163,8 +248,8 @@ public sealed class ImageFolderDataset
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism };
         Parallel.For(0, files.Length, parallel, (i, state) =>
         {
-            pixels[i] = Read(files[i], size, channels, out reasons[i], out retry[i]);
-            if (pixels[i] is null && fail)
+            good[i] = Read(files[i], size, channels, storage.Slot(i), out reasons[i], out retry[i]);
+            if (!good[i] && fail)
                 state.Break(); // every file before this one is still read, so the first bad file is found
             int n = Interlocked.Increment(ref done);
             if (progress is not null && n % reportEvery == 0 && n != files.Length)
@@ -175,14 +260,16 @@ public sealed class ImageFolderDataset
         // threads were decoding may be theirs: decode the rejected files again, one at a time.
         for (int i = 0; i < files.Length; i++)
             if (retry[i])
-                pixels[i] = Read(files[i], size, channels, out reasons[i], out _);
+                good[i] = Read(files[i], size, channels, storage.Slot(i), out reasons[i], out _);
 
         var kept = new List<string>(files.Length);
         var skipped = new List<SkippedFile>();
         for (int i = 0; i < files.Length; i++)
         {
-            if (pixels[i] is not null)
+            if (good[i])
             {
+                if (kept.Count != i)
+                    storage.Slot(i).CopyTo(storage.Slot(kept.Count)); // the target slot is free: its file was bad
                 kept.Add(files[i]);
                 continue;
             }
@@ -198,22 +285,9 @@ public sealed class ImageFolderDataset
                 $"No images found in {full}: all {Idx.Num(files.Length)} image files were unreadable " +
                 $"(supported: {string.Join(", ", SupportedExtensions)}); the first: {skipped[0]}");
 
-        // Pass 2: scale to [-1, 1] into the one array.
-        var images = new float[(long)kept.Count * sampleSize];
-        var offsets = new int[files.Length];
-        for (int i = 0, k = 0; i < files.Length; i++)
-            offsets[i] = pixels[i] is null ? -1 : k++;
-        Parallel.For(0, files.Length, parallel, i =>
-        {
-            byte[]? p = pixels[i];
-            if (p is null) return;
-            Span<float> dst = images.AsSpan(offsets[i] * sampleSize, sampleSize);
-            for (int j = 0; j < p.Length; j++)
-                dst[j] = p[j] / 127.5f - 1f;
-            pixels[i] = null;
-        });
+        storage = storage.Trim(kept.Count);
         progress?.Report(files.Length);
-        return new ImageFolderDataset(full, kept.Count, channels, size, images, kept.AsReadOnly(), skipped.AsReadOnly());
+        return new ImageFolderDataset(full, kept.Count, channels, size, storage, kept.AsReadOnly(), skipped.AsReadOnly());
     }
 
     /// <summary>The image files under <paramref name="folder"/> and its subfolders (supported
@@ -241,22 +315,31 @@ public sealed class ImageFolderDataset
 
     /// <summary>
     /// A synthetic data set of <paramref name="count"/> images for dry runs: each a smooth gradient
-    /// between two colours with one to three soft round blobs on it, in [-1, 1]. Image k depends only
-    /// on (<paramref name="seed"/>, k), through integer hashing and correctly rounded float arithmetic
-    /// (+, -, *, /, sqrt), so the data are the same on every run and machine.
+    /// between two colours with one to three soft round blobs on it, stored as 8-bit pixels like loaded
+    /// images. Image k depends only on (<paramref name="seed"/>, k), through integer hashing and
+    /// correctly rounded float arithmetic (+, -, *, /, sqrt), so the data are the same on every run and
+    /// machine. <paramref name="maxBlockBytes"/>: as <see cref="ImageFolderOptions.MaxBlockBytes"/>.
     /// </summary>
-    public static ImageFolderDataset Fake(int count, int channels, int size, int seed)
+    public static ImageFolderDataset Fake(int count, int channels, int size, int seed, int maxBlockBytes = DefaultBlockBytes)
     {
         if (count < 1) throw new ArgumentOutOfRangeException(nameof(count), count, "At least one image is needed.");
         CheckShape(channels, size, nameof(channels));
+        if (maxBlockBytes < 1)
+            throw new ArgumentOutOfRangeException(nameof(maxBlockBytes), maxBlockBytes, "maxBlockBytes must be at least 1.");
         int sampleSize = channels * size * size;
-        if ((long)count * sampleSize > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(count), count,
-                $"{count} images of {channels}x{size}x{size} do not fit in one array.");
-
-        var images = new float[(long)count * sampleSize];
-        Parallel.For(0, count, k => FakeImage(images.AsSpan(k * sampleSize, sampleSize), channels, size, seed, k));
-        return new ImageFolderDataset(null, count, channels, size, images, [], []);
+        var storage = Storage.Create(count, sampleSize, maxBlockBytes);
+        Parallel.For(0, count,
+            () => new float[sampleSize],
+            (k, _, scratch) =>
+            {
+                FakeImage(scratch, channels, size, seed, k);
+                Span<byte> dst = storage.Slot(k);
+                for (int j = 0; j < scratch.Length; j++)
+                    dst[j] = ToByte((scratch[j] + 1f) * 127.5f);
+                return scratch;
+            },
+            _ => { });
+        return new ImageFolderDataset(null, count, channels, size, storage, [], []);
     }
 
     /// <summary>
@@ -357,11 +440,41 @@ public sealed class ImageFolderDataset
             throw new ArgumentOutOfRangeException(paramName, channels, "Only 1 (grey) or 3 (RGB) channels are supported.");
         if (size < 1)
             throw new ArgumentOutOfRangeException(nameof(size), size, "The image size must be at least 1.");
+        if ((long)channels * size * size > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"{channels}x{size}x{size} values do not fit in one array.");
     }
 
-    /// <summary>Reads, checks, decodes and transforms one file; null with a reason when it is bad.
+    /// <summary>Fixed-size image slots in blocks of at most maxBlockBytes (at least one image each).</summary>
+    private readonly record struct Storage(byte[][] Blocks, int PerBlock, int SampleSize)
+    {
+        public static Storage Create(int count, int sampleSize, int maxBlockBytes)
+        {
+            int perBlock = Math.Max(1, Math.Min(count, maxBlockBytes / sampleSize));
+            var blocks = new byte[(count + perBlock - 1) / perBlock][];
+            for (int b = 0; b < blocks.Length; b++)
+                blocks[b] = new byte[(long)Math.Min(perBlock, count - b * perBlock) * sampleSize];
+            return new Storage(blocks, perBlock, sampleSize);
+        }
+
+        public Span<byte> Slot(int i) => Blocks[i / PerBlock].AsSpan(i % PerBlock * SampleSize, SampleSize);
+
+        /// <summary>Keeps the first <paramref name="count"/> slots: drops the blocks after them and
+        /// shortens the last one kept when that frees more than a quarter of it.</summary>
+        public Storage Trim(int count)
+        {
+            int blocks = (count + PerBlock - 1) / PerBlock;
+            var kept = Blocks[..blocks];
+            long used = (long)(count - (blocks - 1) * PerBlock) * SampleSize;
+            if (used < kept[^1].Length - kept[^1].Length / 4)
+                kept[^1] = kept[^1].AsSpan(0, (int)used).ToArray();
+            return this with { Blocks = kept };
+        }
+    }
+
+    /// <summary>Reads, checks, decodes and transforms one file into <paramref name="destination"/>;
+    /// false with a reason when it is bad.
     /// <paramref name="retry"/>: the reason is the decoder's message (which may be another thread's).</summary>
-    private static byte[]? Read(string path, int size, int channels, out string? reason, out bool retry)
+    private static bool Read(string path, int size, int channels, Span<byte> destination, out string? reason, out bool retry)
     {
         retry = false;
         byte[] bytes;
@@ -372,12 +485,12 @@ public sealed class ImageFolderDataset
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             reason = $"cannot read the file ({e.Message})";
-            return null;
+            return false;
         }
 
         reason = Truncation(bytes);
         if (reason is not null)
-            return null;
+            return false;
 
         ImageResult image;
         try
@@ -391,12 +504,11 @@ public sealed class ImageFolderDataset
             // also trip an index or null check in the ported C code.
             reason = DecoderReason(e, bytes);
             retry = e is InvalidOperationException;
-            return null;
+            return false;
         }
 
-        var result = new byte[channels * size * size];
-        ResizeCrop(image.Data, image.Width, image.Height, size, channels, result);
-        return result;
+        ResizeCrop(image.Data, image.Width, image.Height, size, channels, destination);
+        return true;
     }
 
     private static string DecoderReason(Exception e, byte[] bytes)

@@ -24,14 +24,15 @@ public sealed record GanWorkload(string Name, int Batch, Shape Image, Func<Devic
         All.FirstOrDefault(w => string.Equals(w.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"Unknown workload '{name}'; expected one of {string.Join(", ", All.Select(w => w.Name))}.");
 
-    /// <summary>A trainer for this workload with WORKLOADS.md's Adam settings (the caller disposes
-    /// the models and optimizers through the returned set).</summary>
-    public GanSetup Create(Device device, int? batch = null)
+    /// <summary>A trainer for this workload with WORKLOADS.md's Adam settings (lr 2e-4 unless
+    /// <paramref name="lr"/> says otherwise; the caller disposes the models and optimizers through the
+    /// returned set).</summary>
+    public GanSetup Create(Device device, int? batch = null, double lr = 2e-4)
     {
         var g = Generator(device);
         var d = Discriminator(device);
-        var optG = new Adam(g.Parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
-        var optD = new Adam(d.Parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
+        var optG = new Adam(g.Parameters(), lr: lr, beta1: 0.5, beta2: 0.999);
+        var optD = new Adam(d.Parameters(), lr: lr, beta1: 0.5, beta2: 0.999);
         var trainer = new GanTrainer(device, g, d, optG, optD, batch ?? Batch,
             new TrainerOptions { LatentSize = LatentSize, LatentShape = LatentShape });
         return new GanSetup(g, d, optG, optD, trainer);

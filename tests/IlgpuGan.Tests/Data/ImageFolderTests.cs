@@ -65,7 +65,8 @@ public sealed class ImageFolderTests : IDisposable
     }
 
     private static ImageFolderDataset Load(string folder, int size, int channels = 3,
-        BadFileAction onBadFile = BadFileAction.Skip, int parallelism = -1, int maxImages = 0, IProgress<int>? progress = null) =>
+        BadFileAction onBadFile = BadFileAction.Skip, int parallelism = -1, int maxImages = 0, IProgress<int>? progress = null,
+        int maxBlockBytes = ImageFolderDataset.DefaultBlockBytes) =>
         ImageFolderDataset.Load(folder, size, new ImageFolderOptions
         {
             Channels = channels,
@@ -73,13 +74,19 @@ public sealed class ImageFolderTests : IDisposable
             MaxDegreeOfParallelism = parallelism,
             MaxImages = maxImages,
             Progress = progress,
+            MaxBlockBytes = maxBlockBytes,
         });
+
+    private static float[] All(ImageFolderDataset set) => set.ToFloats(0, set.Count);
+
+    private static byte[] AllPixels(ImageFolderDataset set) =>
+        Enumerable.Range(0, set.Count).SelectMany(k => set.Pixels(k).ToArray()).ToArray();
 
     private static ReadOnlySpan<float> Sample(ImageFolderDataset set, string path)
     {
         int k = set.Files.ToList().IndexOf(path);
         Assert.True(k >= 0, $"{path} is not among the loaded files");
-        return set.Images.AsSpan(k * set.SampleSize, set.SampleSize);
+        return set.ToFloats(k, 1);
     }
 
     private static ReadOnlySpan<float> Plane(ReadOnlySpan<float> sample, int size, int c) => sample.Slice(c * size * size, size * size);
@@ -118,8 +125,9 @@ public sealed class ImageFolderTests : IDisposable
         Assert.Equal(16, set.Height);
         Assert.Equal(16, set.Width);
         Assert.Equal(3 * 16 * 16, set.SampleSize);
-        Assert.Equal(5 * 3 * 16 * 16, set.Images.Length);
-        foreach (float v in set.Images)
+        Assert.Equal(5 * 3 * 16 * 16, set.ByteCount);
+        Assert.Equal(1, set.BlockCount);
+        foreach (float v in All(set))
         {
             Assert.InRange(v, -1f, 1f);
             // Every value is an 8-bit level scaled to [-1, 1].
@@ -262,7 +270,7 @@ public sealed class ImageFolderTests : IDisposable
         ImageFolderDataset g = Load(_temp.Path, 4, channels: 1);
         Assert.Equal(1, g.Channels);
         Assert.Equal(16, g.SampleSize);
-        Assert.Equal(2 * 16, g.Images.Length);
+        Assert.Equal(2 * 16, g.ByteCount);
         // 0.299 * 200 + 0.587 * 100 + 0.114 * 50 = 124.2 -> 124.
         AllEqual(Value(124), Sample(g, colour), what: "luma");
         AllEqual(Value(77), Sample(g, grey), what: "grey, grey mode");
@@ -286,7 +294,7 @@ public sealed class ImageFolderTests : IDisposable
         ImageFolderDataset set = Load(_temp.Path, 6);
         Assert.Equal([good1, good2], set.Files);
         Assert.Equal(2, set.Count);
-        Assert.Equal(2 * 3 * 36, set.Images.Length);
+        Assert.Equal(2 * 3 * 36, set.ByteCount);
         AllEqual(1f, Sample(set, good1));
         AllEqual(-1f, Sample(set, good2), 3 / 127.5f);
 
@@ -382,7 +390,7 @@ public sealed class ImageFolderTests : IDisposable
             ImageFolderDataset parallel = Load(_temp.Path, 12, parallelism: 4);
             Assert.Equal(30, parallel.Count);
             Assert.Equal(serial.Files, parallel.Files);
-            Assert.Equal(serial.Images, parallel.Images);
+            Assert.Equal(AllPixels(serial), AllPixels(parallel));
             Assert.Equal(serial.Skipped, parallel.Skipped); // the reasons too: no message from another thread
         }
         Assert.Equal(12, serial.Skipped.Count);
@@ -415,7 +423,7 @@ public sealed class ImageFolderTests : IDisposable
         Assert.Equal(6, first.Count); // p00..p05 and the corrupt p05x, which is skipped
         Assert.Single(first.Skipped);
         Assert.Equal(Enumerable.Range(0, 6).Select(i => _temp.File($"p{i:D2}.png")), first.Files);
-        AllEqual(Value(100), Plane(first.Images.AsSpan(5 * 48, 48), 4, 0));
+        AllEqual(Value(100), Plane(first.ToFloats(5, 1), 4, 0));
     }
 
     [Fact]
@@ -432,7 +440,7 @@ public sealed class ImageFolderTests : IDisposable
         {
             batches++;
             for (int i = 0; i < 4; i++)
-                Assert.Equal(set.Images.AsSpan(loader.CurrentIndices[i] * 48, 48).ToArray(), batch.AsSpan(i * 48, 48).ToArray());
+                Assert.Equal(set.ToFloats(loader.CurrentIndices[i], 1), batch.AsSpan(i * 48, 48).ToArray());
         }
         Assert.Equal(2, batches);
     }
@@ -444,20 +452,20 @@ public sealed class ImageFolderTests : IDisposable
         ImageFolderDataset b = ImageFolderDataset.Fake(6, 3, 16, seed: 42);
         ImageFolderDataset other = ImageFolderDataset.Fake(6, 3, 16, seed: 43);
         ImageFolderDataset prefix = ImageFolderDataset.Fake(2, 3, 16, seed: 42);
-        Assert.Equal(a.Images, b.Images);
-        Assert.NotEqual(a.Images, other.Images);
-        Assert.Equal(a.Images.AsSpan(0, 2 * 768).ToArray(), prefix.Images); // image k depends on (seed, k) only
+        Assert.Equal(All(a), All(b));
+        Assert.NotEqual(All(a), All(other));
+        Assert.Equal(a.ToFloats(0, 2), All(prefix)); // image k depends on (seed, k) only
         Assert.Equal(6, a.Count);
         Assert.Equal(768, a.SampleSize);
-        Assert.Equal(6 * 768, a.Images.Length);
+        Assert.Equal(6 * 768, a.ByteCount);
         Assert.Null(a.Folder);
         Assert.Empty(a.Files);
         Assert.Empty(a.Skipped);
-        Assert.All(a.Images, v => Assert.InRange(v, -1f, 1f));
+        Assert.All(All(a), v => Assert.InRange(v, -1f, 1f));
 
         for (int k = 0; k < 6; k++)
         {
-            float[] image = a.Images.AsSpan(k * 768, 768).ToArray();
+            float[] image = a.ToFloats(k, 1);
             // Not flat: the values spread out...
             float mean = image.Average();
             double sd = Math.Sqrt(image.Average(v => (v - mean) * (v - mean)));
@@ -472,12 +480,113 @@ public sealed class ImageFolderTests : IDisposable
             Assert.True(step < 0.5 * sd, $"image {k}: mean neighbour step {step} vs sd {sd}");
         }
         // Different images differ.
-        Assert.NotEqual(a.Images.AsSpan(0, 768).ToArray(), a.Images.AsSpan(768, 768).ToArray());
+        Assert.NotEqual(a.ToFloats(0, 1), a.ToFloats(1, 1));
 
         ImageFolderDataset grey = ImageFolderDataset.Fake(3, 1, 8, seed: 1);
         Assert.Equal(1, grey.Channels);
-        Assert.Equal(3 * 64, grey.Images.Length);
+        Assert.Equal(3 * 64, grey.ByteCount);
         Assert.Throws<ArgumentOutOfRangeException>(() => ImageFolderDataset.Fake(0, 3, 8, 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => ImageFolderDataset.Fake(1, 2, 8, 1));
+    }
+
+    [Fact]
+    public void ImagesAreKeptAsBytesInBlocksWithBadFilesSqueezedOut()
+    {
+        // 9 good files with bad ones among them; blocks of 2 images (2 * 3 * 8 * 8 bytes), so the
+        // good images move down over the bad ones' slots across block boundaries.
+        var rng = new Random(11);
+        for (int i = 0; i < 12; i++)
+        {
+            if (i is 0 or 4 or 5)
+            {
+                WriteCorrupt($"f{i:D2}.png", seed: i);
+                continue;
+            }
+            byte seed = (byte)rng.Next(256);
+            Write($"f{i:D2}.png", 10 + i, 9, (x, y) => ((byte)(x * 9 + seed), (byte)(y * 13), (byte)(x * y + seed)));
+        }
+
+        ImageFolderDataset one = Load(_temp.Path, 8);
+        ImageFolderDataset small = Load(_temp.Path, 8, maxBlockBytes: 2 * 192 + 191);
+        Assert.Equal(9, one.Count);
+        Assert.Equal(1, one.BlockCount);
+        Assert.Equal(2, small.ImagesPerBlock);
+        Assert.Equal(5, small.BlockCount);     // 12 slots in 6 blocks, 9 images kept: 5 blocks
+        Assert.Equal(one.Files, small.Files);
+        Assert.Equal(3, small.Skipped.Count);
+        Assert.Equal(AllPixels(one), AllPixels(small));
+        Assert.Equal(9 * 192, small.ByteCount);
+
+        // Floats are the bytes scaled, exactly, in every access path.
+        var sample = new float[192 + 5];
+        for (int k = 0; k < small.Count; k++)
+        {
+            ReadOnlySpan<byte> pixels = small.Pixels(k);
+            small.CopySample(k, sample);
+            float[] floats = small.ToFloats(k, 1);
+            for (int j = 0; j < 192; j++)
+            {
+                Assert.Equal(Value(pixels[j]), sample[j]);
+                Assert.Equal(Value(pixels[j]), floats[j]);
+            }
+        }
+        // The loader over the blocked set serves the same batches as over the one-block set.
+        var batchA = new float[4 * 192];
+        var batchB = new float[4 * 192];
+        BatchLoader a = BatchLoader.FromImages(one, 4, seed: 2), b = BatchLoader.FromImages(small, 4, seed: 2);
+        for (int n = 0; n < 5; n++)
+        {
+            Assert.Equal(a.Next(batchA), b.Next(batchB));
+            Assert.Equal(batchA, batchB);
+        }
+
+        // One image bigger than a block still gets a block of its own.
+        ImageFolderDataset tiny = Load(_temp.Path, 8, maxBlockBytes: 1);
+        Assert.Equal(9, tiny.BlockCount);
+        Assert.Equal(AllPixels(one), AllPixels(tiny));
+    }
+
+    [Fact]
+    public void PixelsToFloatsIsExactlyTheScalarFormula()
+    {
+        // Every byte value, at every offset of a vector (lengths that leave a scalar tail too).
+        var source = new byte[256 * 3 + 7];
+        for (int i = 0; i < source.Length; i++) source[i] = (byte)(i * 7 % 256);
+        for (int length = 0; length < 80; length++)
+            Check(source.AsSpan(0, length));
+        Check(source);
+        Check(source.AsSpan(3));
+
+        static void Check(ReadOnlySpan<byte> src)
+        {
+            var dst = new float[src.Length + 1];
+            dst[^1] = 42f;
+            ImageFolderDataset.PixelsToFloats(src, dst);
+            for (int i = 0; i < src.Length; i++)
+                Assert.Equal(BitConverter.SingleToInt32Bits(src[i] / 127.5f - 1f), BitConverter.SingleToInt32Bits(dst[i]));
+            Assert.Equal(42f, dst[^1]); // nothing past the end
+        }
+        Assert.Equal(-1f, Value(0));
+        Assert.Equal(1f, Value(255));
+        Assert.Throws<ArgumentException>(() => ImageFolderDataset.PixelsToFloats(new byte[4], new float[3]));
+    }
+
+    [Fact]
+    public void FakeInBlocksAndSampleAccessErrors()
+    {
+        ImageFolderDataset one = ImageFolderDataset.Fake(7, 3, 8, seed: 5);
+        ImageFolderDataset blocks = ImageFolderDataset.Fake(7, 3, 8, seed: 5, maxBlockBytes: 3 * 192);
+        Assert.Equal(1, one.BlockCount);
+        Assert.Equal(3, blocks.BlockCount);
+        Assert.Equal(AllPixels(one), AllPixels(blocks));
+        Assert.Equal(All(one), All(blocks));
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => one.Pixels(7).Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => one.Pixels(-1).Length);
+        Assert.Throws<ArgumentException>(() => one.CopySample(0, new float[191]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => one.ToFloats(5, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => one.ToFloats(-1, 1));
+        Assert.Empty(one.ToFloats(7, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ImageFolderDataset.Fake(1, 3, 8, 1, maxBlockBytes: 0));
     }
 }
