@@ -1,4 +1,6 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using ILGPU;
 using ILGPU.Algorithms;
 using ILGPU.Runtime;
@@ -21,7 +23,7 @@ public sealed partial class Kernels
     {
         Check.SameLength(x, y, nameof(Activate));
         if (slope < 0) throw new ArgumentOutOfRangeException(nameof(slope), "slopes below 0 are not supported.");
-        if (IsHost) { HostActivate(f, slope, HostMemory.Span(x), HostMemory.Span(y)); return; }
+        if (IsHost) { HostActivate(f, slope, x, y); return; }
         (activate ??= Load<ArrayView<float>, ArrayView<float>, Activation, float>(ActivateKernel))(Stride(y.Length), x, y, f, slope);
     }
 
@@ -30,7 +32,7 @@ public sealed partial class Kernels
     {
         Check.SameLength(y, gy, nameof(ActivateBackward));
         Check.SameLength(y, gx, nameof(ActivateBackward));
-        if (IsHost) { HostActivateBackward(f, slope, HostMemory.Span(y), HostMemory.Span(gy), HostMemory.Span(gx), beta); return; }
+        if (IsHost) { HostActivateBackward(f, slope, y, gy, gx, beta); return; }
         (activateBackward ??= Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, Activation, float, float>(ActivateBackwardKernel))(
             Stride(y.Length), y, gy, gx, f, slope, beta);
     }
@@ -61,30 +63,72 @@ public sealed partial class Kernels
         return x >= 0f ? 1f / (1f + e) : e / (1f + e);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void HostActivate(Activation f, float slope, ReadOnlySpan<float> x, Span<float> y)
+    // Host variant: vectorised (Vector512 / TensorPrimitives) and split over the cores for large
+    // tensors; memory-bound, so one pass over each operand.
+
+    private static unsafe void HostActivate(Activation f, float slope, ArrayView<float> x, ArrayView<float> y)
     {
-        switch (f)
-        {
-            case Activation.LeakyRelu:
-            case Activation.Relu:
-                float s = f == Activation.Relu ? 0f : slope;
-                for (int i = 0; i < y.Length; i++) { float v = x[i]; y[i] = v > 0f ? v : s * v; }
-                break;
-            case Activation.Tanh:
-                for (int i = 0; i < y.Length; i++) y[i] = MathF.Tanh(x[i]);
-                break;
-            default:
-                for (int i = 0; i < y.Length; i++) y[i] = Forward(f, slope, x[i]);
-                break;
-        }
+        float* px = HostMemory.Ptr(x), py = HostMemory.Ptr(y);
+        HostParallel.For(y.Length, (from, to) => HostActivateRange(f, slope, px + from, py + from, (int)(to - from)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void HostActivateBackward(Activation f, float slope, ReadOnlySpan<float> y, ReadOnlySpan<float> gy, Span<float> gx, float beta)
+    private static unsafe void HostActivateRange(Activation f, float slope, float* x, float* y, int n)
     {
-        if (beta == 0f) for (int i = 0; i < gx.Length; i++) gx[i] = Derivative(f, slope, y[i]) * gy[i];
-        else for (int i = 0; i < gx.Length; i++) gx[i] = beta * gx[i] + Derivative(f, slope, y[i]) * gy[i];
+        var xs = new ReadOnlySpan<float>(x, n);
+        var ys = new Span<float>(y, n);
+        switch (f)
+        {
+            case Activation.Relu:
+            case Activation.LeakyRelu:
+            {
+                float s = f == Activation.Relu ? 0f : slope;
+                var vs = Vector512.Create(s);
+                int i = 0;
+                for (; i + 16 <= n; i += 16)
+                {
+                    var v = Vector512.Load(x + i);
+                    Vector512.Store(Vector512.ConditionalSelect(Vector512.GreaterThan(v, Vector512<float>.Zero), v, v * vs), y + i);
+                }
+                for (; i < n; i++) { float v = x[i]; y[i] = v > 0f ? v : s * v; }
+                break;
+            }
+            case Activation.Tanh: TensorPrimitives.Tanh(xs, ys); break;
+            case Activation.Sigmoid: TensorPrimitives.Sigmoid(xs, ys); break;
+            default: xs.CopyTo(ys); break;
+        }
+    }
+
+    private static unsafe void HostActivateBackward(Activation f, float slope, ArrayView<float> y, ArrayView<float> gy, ArrayView<float> gx, float beta)
+    {
+        float* py = HostMemory.Ptr(y), pgy = HostMemory.Ptr(gy), pgx = HostMemory.Ptr(gx);
+        HostParallel.For(gx.Length, (from, to) => HostActivateBackwardRange(f, slope, py + from, pgy + from, pgx + from, (int)(to - from), beta));
+    }
+
+    /// <summary>gx = beta gx + f'(y) gy over one range, 16 lanes at a time.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void HostActivateBackwardRange(Activation f, float slope, float* y, float* gy, float* gx, int n, float beta)
+    {
+        var one = Vector512<float>.One;
+        var vs = Vector512.Create(f == Activation.Relu ? 0f : slope);
+        var vb = Vector512.Create(beta);
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            var v = Vector512.Load(y + i);
+            var d = f switch
+            {
+                Activation.Relu or Activation.LeakyRelu => Vector512.ConditionalSelect(Vector512.GreaterThan(v, Vector512<float>.Zero), one, vs),
+                Activation.Tanh => one - v * v,
+                Activation.Sigmoid => v * (one - v),
+                _ => one,
+            };
+            var g = d * Vector512.Load(gy + i);
+            if (beta != 0f) g += vb * Vector512.Load(gx + i);
+            Vector512.Store(g, gx + i);
+        }
+        for (; i < n; i++)
+            gx[i] = (beta == 0f ? 0f : beta * gx[i]) + Derivative(f == Activation.Relu ? Activation.LeakyRelu : f, f == Activation.Relu ? 0f : slope, y[i]) * gy[i];
     }
 
     private static void ActivateKernel(ArrayView<float> x, ArrayView<float> y, Activation f, float slope)

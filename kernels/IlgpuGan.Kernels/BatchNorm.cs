@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Numerics.Tensors;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using ILGPU;
@@ -29,16 +31,21 @@ public sealed partial class Kernels
         (bnTrain ??= Load<BatchNormViews, ChannelShape, BatchNormArgs>(BatchNormTrainingKernel))(GroupPer(sh.C), v, sh, args);
     }
 
-    public void BatchNormForwardEval(ChannelShape sh, in BatchNormViews v, BatchNormArgs args)
+    public unsafe void BatchNormForwardEval(ChannelShape sh, in BatchNormViews v, BatchNormArgs args)
     {
         v.Validate(sh);
         if (IsHost)
         {
+            float* x = HostMemory.Ptr(v.X), y = HostMemory.Ptr(v.Y);
             for (int c = 0; c < sh.C; c++)
             {
                 float invStd = 1f / MathF.Sqrt(v.RunningVar.At(c) + args.Eps);
                 float scale = v.Gamma.At(c) * invStd, shift = v.Beta.At(c) - v.RunningMean.At(c) * scale;
-                ForEachRun(sh, c, v.X, v.Y, scale, shift);
+                for (int n = 0; n < sh.N; n++)
+                {
+                    long o = ((long)n * sh.C + c) * sh.S;
+                    Affine(y + o, x + o, sh.S, scale, shift);
+                }
             }
             return;
         }
@@ -56,85 +63,122 @@ public sealed partial class Kernels
 
     // ---- host -----------------------------------------------------------------------------------
 
-    /// <summary>y = x*scale + shift over every (n, s) of channel c.</summary>
-    private static unsafe void ForEachRun(ChannelShape sh, int c, ArrayView<float> xv, ArrayView<float> yv, float scale, float shift)
-    {
-        float* x = HostMemory.Ptr(xv), y = HostMemory.Ptr(yv);
-        for (int n = 0; n < sh.N; n++)
-        {
-            int o = (n * sh.C + c) * sh.S;
-            for (int s = 0; s < sh.S; s++) y[o + s] = x[o + s] * scale + shift;
-        }
-    }
+    // (N, C, H, W) data (BatchNorm2d): each channel is N runs of S contiguous values. Channels are
+    // independent, so they are split over the cores; runs are reduced with SIMD into float partial
+    // sums, accumulated per channel in double.
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void HostBatchNormTraining(ChannelShape sh, BatchNormViews v, BatchNormArgs a)
     {
-        float* x = HostMemory.Ptr(v.X);
-        int m = sh.Count;
-        Span<double> mean = sh.C <= 4096 ? stackalloc double[sh.C] : new double[sh.C];
-        Span<double> sq = sh.C <= 4096 ? stackalloc double[sh.C] : new double[sh.C];
-        mean.Clear(); sq.Clear();
-        // Two passes over rows (contiguous for S = 1): the sums, then the centred squares.
-        for (int n = 0; n < sh.N; n++)
-            for (int c = 0; c < sh.C; c++)
-            {
-                float* p = x + (n * sh.C + c) * sh.S;
-                double s = 0; for (int i = 0; i < sh.S; i++) s += p[i];
-                mean[c] += s;
-            }
-        for (int c = 0; c < sh.C; c++) mean[c] /= m;
-        for (int n = 0; n < sh.N; n++)
-            for (int c = 0; c < sh.C; c++)
-            {
-                float* p = x + (n * sh.C + c) * sh.S;
-                double mu = mean[c], s = 0;
-                for (int i = 0; i < sh.S; i++) { double d = p[i] - mu; s += d * d; }
-                sq[c] += s;
-            }
-        for (int c = 0; c < sh.C; c++)
+        float* x = HostMemory.Ptr(v.X), y = HostMemory.Ptr(v.Y);
+        float* mean = HostMemory.Ptr(v.SaveMean), inv = HostMemory.Ptr(v.SaveInvStd);
+        float* gamma = HostMemory.Ptr(v.Gamma), beta = HostMemory.Ptr(v.Beta);
+        float* rm = HostMemory.Ptr(v.RunningMean), rv = HostMemory.Ptr(v.RunningVar);
+        HostParallel.ForItems(sh.C, (long)sh.N * sh.S, (c0, c1) =>
         {
-            double var = sq[c] / m;
-            float invStd = (float)(1.0 / Math.Sqrt(var + a.Eps));
-            v.SaveMean.Put(c, (float)mean[c]);
-            v.SaveInvStd.Put(c, invStd);
-            v.RunningMean.Put(c, (1 - a.Momentum) * v.RunningMean.At(c) + a.Momentum * (float)mean[c]);
-            float unbiased = m > 1 ? (float)(sq[c] / (m - 1)) : (float)var;
-            v.RunningVar.Put(c, (1 - a.Momentum) * v.RunningVar.At(c) + a.Momentum * unbiased);
-            float scale = v.Gamma.At(c) * invStd;
-            ForEachRun(sh, c, v.X, v.Y, scale, v.Beta.At(c) - (float)mean[c] * scale);
-        }
+            int m = sh.Count;
+            for (int c = c0; c < c1; c++)
+            {
+                double sum = 0, sq = 0;
+                for (int n = 0; n < sh.N; n++) sum += TensorPrimitives.Sum(new ReadOnlySpan<float>(x + ((long)n * sh.C + c) * sh.S, sh.S));
+                double mu = sum / m;
+                for (int n = 0; n < sh.N; n++) sq += SumSquaredDiff(x + ((long)n * sh.C + c) * sh.S, sh.S, (float)mu);
+                double var = sq / m;
+                float invStd = (float)(1.0 / Math.Sqrt(var + a.Eps));
+                mean[c] = (float)mu;
+                inv[c] = invStd;
+                rm[c] = (1 - a.Momentum) * rm[c] + a.Momentum * (float)mu;
+                float unbiased = m > 1 ? (float)(sq / (m - 1)) : (float)var;
+                rv[c] = (1 - a.Momentum) * rv[c] + a.Momentum * unbiased;
+                float scale = gamma[c] * invStd, shift = beta[c] - (float)mu * scale;
+                for (int n = 0; n < sh.N; n++)
+                {
+                    long o = ((long)n * sh.C + c) * sh.S;
+                    Affine(y + o, x + o, sh.S, scale, shift);
+                }
+            }
+        });
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void HostBatchNormBackward(ChannelShape sh, BatchNormGrads g, float betaX, float betaParams)
     {
         float* x = HostMemory.Ptr(g.X), gy = HostMemory.Ptr(g.GY), gx = HostMemory.Ptr(g.GX);
-        int m = sh.Count;
-        for (int c = 0; c < sh.C; c++)
+        float* mean = HostMemory.Ptr(g.SaveMean), inv = HostMemory.Ptr(g.SaveInvStd), gamma = HostMemory.Ptr(g.Gamma);
+        float* ggamma = HostMemory.Ptr(g.GGamma), gbeta = HostMemory.Ptr(g.GBeta);
+        HostParallel.ForItems(sh.C, (long)sh.N * sh.S, (c0, c1) =>
         {
-            float mu = g.SaveMean.At(c), inv = g.SaveInvStd.At(c);
-            double sg = 0, sgx = 0;
-            for (int n = 0; n < sh.N; n++)
+            int m = sh.Count;
+            for (int c = c0; c < c1; c++)
             {
-                int o = (n * sh.C + c) * sh.S;
-                for (int s = 0; s < sh.S; s++) { float d = gy[o + s]; sg += d; sgx += d * (x[o + s] - mu) * inv; }
-            }
-            float gb = (float)sg, gg = (float)sgx;
-            g.GBeta.Put(c, (betaParams == 0f ? 0f : betaParams * g.GBeta.At(c)) + gb);
-            g.GGamma.Put(c, (betaParams == 0f ? 0f : betaParams * g.GGamma.At(c)) + gg);
-            float k = g.Gamma.At(c) * inv / m;
-            for (int n = 0; n < sh.N; n++)
-            {
-                int o = (n * sh.C + c) * sh.S;
-                for (int s = 0; s < sh.S; s++)
+                float mu = mean[c], iv = inv[c];
+                double sg = 0, sgd = 0;
+                for (int n = 0; n < sh.N; n++)
                 {
-                    float xh = (x[o + s] - mu) * inv;
-                    float d = k * (m * gy[o + s] - gb - xh * gg);
-                    gx[o + s] = betaX == 0f ? d : betaX * gx[o + s] + d;
+                    long o = ((long)n * sh.C + c) * sh.S;
+                    var (a, b) = SumAndDot(gy + o, x + o, sh.S, mu);
+                    sg += a; sgd += b;
+                }
+                float gb = (float)sg, gg = (float)(sgd * iv);
+                gbeta[c] = (betaParams == 0f ? 0f : betaParams * gbeta[c]) + gb;
+                ggamma[c] = (betaParams == 0f ? 0f : betaParams * ggamma[c]) + gg;
+                // gx = k (m gy - gb - xhat gg) with xhat = (x - mu) inv: an affine map of (gy, x).
+                float k = gamma[c] * iv / m;
+                float cg = k * m, cx = -k * gg * iv, c0x = -k * gb + k * gg * iv * mu;
+                for (int n = 0; n < sh.N; n++)
+                {
+                    long o = ((long)n * sh.C + c) * sh.S;
+                    Combine(gx + o, gy + o, x + o, sh.S, cg, cx, c0x, betaX);
                 }
             }
+        });
+    }
+
+    /// <summary>The sum of (p[i] - mu)^2.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe double SumSquaredDiff(float* p, int n, float mu)
+    {
+        var acc = Vector512<float>.Zero; var vm = Vector512.Create(mu);
+        int i = 0;
+        for (; i + 16 <= n; i += 16) { var d = Vector512.Load(p + i) - vm; acc = Vector512.FusedMultiplyAdd(d, d, acc); }
+        double s = Vector512.Sum(acc);
+        for (; i < n; i++) { double d = p[i] - mu; s += d * d; }
+        return s;
+    }
+
+    /// <summary>(sum of g[i], sum of g[i] (x[i] - mu)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe (double, double) SumAndDot(float* g, float* x, int n, float mu)
+    {
+        var a = Vector512<float>.Zero; var b = Vector512<float>.Zero; var vm = Vector512.Create(mu);
+        int i = 0;
+        for (; i + 16 <= n; i += 16) { var gv = Vector512.Load(g + i); a += gv; b = Vector512.FusedMultiplyAdd(gv, Vector512.Load(x + i) - vm, b); }
+        double sa = Vector512.Sum(a), sb = Vector512.Sum(b);
+        for (; i < n; i++) { sa += g[i]; sb += g[i] * (x[i] - mu); }
+        return (sa, sb);
+    }
+
+    /// <summary>y = x scale + shift.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Affine(float* y, float* x, int n, float scale, float shift)
+    {
+        var vs = Vector512.Create(scale); var vt = Vector512.Create(shift);
+        int i = 0;
+        for (; i + 16 <= n; i += 16) Vector512.Store(Vector512.FusedMultiplyAdd(Vector512.Load(x + i), vs, vt), y + i);
+        for (; i < n; i++) y[i] = x[i] * scale + shift;
+    }
+
+    /// <summary>gx = beta gx + cg gy + cx x + c0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Combine(float* gx, float* gy, float* x, int n, float cg, float cx, float c0, float beta)
+    {
+        var vg = Vector512.Create(cg); var vx = Vector512.Create(cx); var v0 = Vector512.Create(c0); var vb = Vector512.Create(beta);
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            var d = Vector512.FusedMultiplyAdd(Vector512.Load(gy + i), vg, Vector512.FusedMultiplyAdd(Vector512.Load(x + i), vx, v0));
+            if (beta != 0f) d = Vector512.FusedMultiplyAdd(Vector512.Load(gx + i), vb, d);
+            Vector512.Store(d, gx + i);
         }
+        for (; i < n; i++) { float d = cg * gy[i] + cx * x[i] + c0; gx[i] = beta == 0f ? d : beta * gx[i] + d; }
     }
 
     // (N, C) data (BatchNorm1d): rows are contiguous in c, so every pass runs along rows with SIMD

@@ -161,12 +161,15 @@ public sealed partial class Kernels
         private float alpha, beta;
         private int tr, tc, nextItem;
 
-        public HostGemm(int simd)
+        /// <param name="simd">512, 256 or 0 (see <see cref="BestSimd"/>).</param>
+        /// <param name="maxThreads">Threads one product may use; 1 for a GEMM that runs inside a
+        /// caller's own parallel loop (the convolutions run one per core).</param>
+        public HostGemm(int simd, int maxThreads = 0)
         {
             Simd = simd;
             (mr, nr) = simd switch { 512 => (8, 32), 256 => (6, 16), _ => (1, 1) };
             mc = (128 / mr) * mr;
-            threads = Math.Max(1, Environment.ProcessorCount);
+            threads = maxThreads > 0 ? maxThreads : Math.Max(1, Environment.ProcessorCount);
             packA = new PinnedBuffer[threads];
             packB = new PinnedBuffer[threads];
             for (int t = 0; t < threads; t++)

@@ -81,3 +81,40 @@ public static unsafe class HostMemory
     public static float* Ptr(ArrayView<float> v) => (float*)v.LoadEffectiveAddressAsPtr();
     public static Span<float> Span(ArrayView<float> v) => new(Ptr(v), checked((int)v.Length));
 }
+
+/// <summary>Splits host work over the cores: large ranges into one contiguous part per core
+/// (memory-bound passes gain from a second core), small ones on the calling thread.</summary>
+public static class HostParallel
+{
+    /// <summary>Below this many elements one thread does the pass.</summary>
+    public const long MinParallel = 1 << 15;
+
+    public static void For(long n, Action<long, long> range)
+    {
+        int parts = (int)Math.Min(Environment.ProcessorCount, Math.Max(1, n / MinParallel));
+        if (parts <= 1)
+        {
+            range(0, n);
+            return;
+        }
+        Parallel.For(0, parts, p =>
+        {
+            // Part boundaries on multiples of 16 floats (64 bytes): whole vectors, whole cache lines.
+            long from = n * p / parts & ~15L, to = p == parts - 1 ? n : n * (p + 1) / parts & ~15L;
+            range(from, to);
+        });
+    }
+
+    /// <summary>Splits <paramref name="count"/> independent items (e.g. channels) of
+    /// <paramref name="costPerItem"/> elements each into one contiguous range per core.</summary>
+    public static void ForItems(int count, long costPerItem, Action<int, int> range)
+    {
+        int parts = (int)Math.Min(Math.Min(Environment.ProcessorCount, count), Math.Max(1, count * costPerItem / MinParallel));
+        if (parts <= 1)
+        {
+            range(0, count);
+            return;
+        }
+        Parallel.For(0, parts, p => range((int)((long)count * p / parts), (int)((long)count * (p + 1) / parts)));
+    }
+}

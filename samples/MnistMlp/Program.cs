@@ -73,34 +73,12 @@ catch (Exception e) when (e is ArgumentException or IOException or InvalidDataEx
     return 1;
 }
 
-// W-MLP as WORKLOADS.md times it: a fixed random real batch already on the device, 5 warm-up
-// steps, the device synchronised before every clock read, the median step reported.
+// W-MLP as WORKLOADS.md times it (GanWorkload.Time): a fixed random real batch on the device,
+// 5 warm-up steps, the device synchronised before every clock read, the median step reported.
 static int Bench(AcceleratorKind kind, int steps, int batch)
 {
+    if (batch != GanWorkload.Mlp.Batch) throw new ArgumentException($"W-MLP is defined with batch {GanWorkload.Mlp.Batch}.");
     using var device = Device.Create(kind, seed: 1);
-    using var g = Mlp.Generator(device);
-    using var d = Mlp.Discriminator(device);
-    using var optG = new Adam(g.Parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
-    using var optD = new Adam(d.Parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
-    using var trainer = new GanTrainer(device, g, d, optG, optD, batch);
-    using var real = device.Persistent(new Shape(batch, 1, 28, 28));
-    device.Kernels.Uniform(real.View, device.Random.Next(real.Length), -1, 1);
-    for (int i = 0; i < 5; i++) trainer.TrainStep(() => real);
-    long allocations = device.Pool.Allocations;
-    var times = new double[steps];
-    for (int i = 0; i < steps; i++)
-    {
-        device.Synchronize();
-        long t0 = Stopwatch.GetTimestamp();
-        trainer.TrainStep(() => real);
-        device.Synchronize();
-        times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-    }
-    trainer.ReadStats();
-    Array.Sort(times);
-    double median = times[steps / 2];
-    Console.WriteLine($"W-MLP device={device.Kind.ToString().ToLowerInvariant()} steps_per_s={1000 / median:F2} ms_per_step={median:F2} " +
-                      $"min_ms={times[0]:F2} steps={steps} allocations_after_warmup={device.Pool.Allocations - allocations} " +
-                      $"peak_device_bytes={device.Pool.PeakInUseBytes}");
+    Console.WriteLine(GanWorkload.Mlp.Time(device, steps).Format(device.Kind.ToString().ToLowerInvariant()));
     return 0;
 }

@@ -45,6 +45,61 @@ public static class Ops
         return y;
     }
 
+    /// <summary>
+    /// 2-D convolution, NCHW: x (N, Ci, H, W), w (Co, Ci, kh, kw), optional bias (Co), the same stride
+    /// and padding on both axes, dilation 1 -> y (N, Co, (H + 2p - kh) / s + 1, ...).
+    /// </summary>
+    public static Tensor Conv2d(Tensor x, Tensor w, Tensor? b, int stride = 1, int padding = 0)
+    {
+        var d = x.Device;
+        if (x.Shape.Rank != 4 || w.Shape.Rank != 4 || w.Shape[1] != x.Shape[1])
+            throw new ArgumentException($"Conv2d: expected x (N, C, H, W) and weight (out, C, kh, kw) with the same C; got x {x.Shape} and weight {w.Shape}.");
+        var s = ConvShape.Conv(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], w.Shape[0], w.Shape[2], w.Shape[3], stride, padding);
+        RequireBias(b, s.Co, nameof(Conv2d));
+        var y = d.Empty(new Shape(s.N, s.Co, s.Ho, s.Wo));
+        d.Kernels.ConvForward(s, x.View, w.View, y.View, b?.View ?? default);
+        if (d.Tape.NeedsGrad(x, w, b))
+            d.Tape.Record(y, () =>
+            {
+                var gy = y.Grad!.View;
+                if (x.RequiresGrad) { var (gx, beta) = x.GradSlot(); d.Kernels.ConvBackwardData(s, gy, w.View, gx, default, beta); }
+                if (w.RequiresGrad) { var (gw, beta) = w.GradSlot(); d.Kernels.ConvBackwardWeight(s, x.View, gy, gw, beta); }
+                if (b?.RequiresGrad == true) { var (gb, beta) = b.GradSlot(); d.Kernels.ChannelSum(new ChannelShape(s.N, s.Co, s.OutPixels), gy, gb, beta); }
+            });
+        return y;
+    }
+
+    /// <summary>
+    /// Transposed 2-D convolution (the adjoint of Conv2d), NCHW: x (N, Cin, H, W), w (Cin, Cout, kh, kw),
+    /// optional bias (Cout) -> y (N, Cout, (H - 1) s - 2p + kh + outputPadding, ...).
+    /// </summary>
+    public static Tensor ConvTranspose2d(Tensor x, Tensor w, Tensor? b, int stride = 1, int padding = 0, int outputPadding = 0)
+    {
+        var d = x.Device;
+        if (x.Shape.Rank != 4 || w.Shape.Rank != 4 || w.Shape[0] != x.Shape[1])
+            throw new ArgumentException($"ConvTranspose2d: expected x (N, C, H, W) and weight (C, out, kh, kw) with the same C; got x {x.Shape} and weight {w.Shape}.");
+        // s is the convolution this one transposes: its input is our output, its output our input.
+        var s = ConvShape.Transposed(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], w.Shape[1], w.Shape[2], w.Shape[3], stride, padding, outputPadding);
+        RequireBias(b, s.Ci, nameof(ConvTranspose2d));
+        var y = d.Empty(new Shape(s.N, s.Ci, s.Hi, s.Wi));
+        d.Kernels.ConvBackwardData(s, x.View, w.View, y.View, b?.View ?? default);
+        if (d.Tape.NeedsGrad(x, w, b))
+            d.Tape.Record(y, () =>
+            {
+                var gy = y.Grad!.View;
+                if (x.RequiresGrad) { var (gx, beta) = x.GradSlot(); d.Kernels.ConvForward(s, gy, w.View, gx, default, beta); }
+                if (w.RequiresGrad) { var (gw, beta) = w.GradSlot(); d.Kernels.ConvBackwardWeight(s, gy, x.View, gw, beta); }
+                if (b?.RequiresGrad == true) { var (gb, beta) = b.GradSlot(); d.Kernels.ChannelSum(new ChannelShape(s.N, s.Ci, s.InPixels), gy, gb, beta); }
+            });
+        return y;
+    }
+
+    private static void RequireBias(Tensor? b, int channels, string op)
+    {
+        if (b != null && b.Length != channels)
+            throw new ArgumentException($"{op}: bias {b.Shape} does not match {channels} output channels.");
+    }
+
     /// <summary>y = f(x) elementwise; LeakyRelu uses <paramref name="slope"/>.</summary>
     public static Tensor Activate(Tensor x, Activation f, float slope = 0f)
     {

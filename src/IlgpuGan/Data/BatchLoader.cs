@@ -3,7 +3,9 @@ namespace IlgpuGan.Data;
 
 /// <summary>
 /// Seeded shuffling and batching over an in-memory data set of <c>count</c> samples of
-/// <c>sampleSize</c> floats each, stored one after another in <c>data</c>.
+/// <c>sampleSize</c> floats each, stored one after another in <c>data</c>, or over an
+/// <see cref="ImageFolderDataset"/> (<see cref="FromImages"/>), whose 8-bit pixels are scaled to
+/// [-1, 1] as each batch is filled.
 /// <para>
 /// Each epoch visits every sample exactly once, in an order that is a deterministic function of
 /// (seed, epoch) alone: a Fisher-Yates shuffle of 0..count-1 driven by a SplitMix64 generator, so it
@@ -21,7 +23,8 @@ namespace IlgpuGan.Data;
 /// </summary>
 public sealed class BatchLoader
 {
-    private readonly float[] _data;
+    private readonly float[]? _data;
+    private readonly ImageFolderDataset? _images;
     private readonly byte[]? _labels;
     private readonly int[] _order;
     private int _position;
@@ -36,13 +39,18 @@ public sealed class BatchLoader
     /// <see cref="Next(Span{float}, Span{byte})"/>.</param>
     public BatchLoader(float[] data, int sampleSize, int count, int batchSize, int seed,
         bool dropLast = true, byte[]? labels = null)
+        : this(data ?? throw new ArgumentNullException(nameof(data)), null, sampleSize, count, batchSize, seed, dropLast, labels)
     {
-        ArgumentNullException.ThrowIfNull(data);
+    }
+
+    private BatchLoader(float[]? data, ImageFolderDataset? images, int sampleSize, int count, int batchSize, int seed,
+        bool dropLast, byte[]? labels)
+    {
         if (sampleSize <= 0)
             throw new ArgumentOutOfRangeException(nameof(sampleSize), sampleSize, "The sample size must be at least 1.");
         if (count <= 0)
             throw new ArgumentOutOfRangeException(nameof(count), count, "The data set must hold at least one sample.");
-        if ((long)sampleSize * count > data.Length)
+        if (data is not null && (long)sampleSize * count > data.Length)
             throw new ArgumentException(
                 $"The data holds {data.Length} floats, fewer than {count} samples of {sampleSize} need ({(long)sampleSize * count}).",
                 nameof(data));
@@ -56,6 +64,7 @@ public sealed class BatchLoader
                 $"There are {labels.Length} labels for {count} samples; each sample needs one.", nameof(labels));
 
         _data = data;
+        _images = images;
         _labels = labels;
         SampleSize = sampleSize;
         Count = count;
@@ -71,6 +80,15 @@ public sealed class BatchLoader
     {
         ArgumentNullException.ThrowIfNull(dataset);
         return new BatchLoader(dataset.Images, dataset.SampleSize, dataset.Count, batchSize, seed, dropLast, dataset.Labels);
+    }
+
+    /// <summary>A loader over all images of an image-folder (or fake) data set; no labels. Each batch
+    /// is filled with the images' 8-bit pixels scaled to [-1, 1] (<see cref="ImageFolderDataset.PixelsToFloats"/>),
+    /// so the data set stays at 1 byte per value.</summary>
+    public static BatchLoader FromImages(ImageFolderDataset dataset, int batchSize, int seed, bool dropLast = true)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        return new BatchLoader(null, dataset, dataset.SampleSize, dataset.Count, batchSize, seed, dropLast, null);
     }
 
     public int SampleSize { get; }
@@ -150,13 +168,21 @@ public sealed class BatchLoader
             return false;
         }
 
-        ReadOnlySpan<float> data = _data;
-        for (int i = 0; i < n; i++)
+        if (_images is not null)
         {
-            int sample = _order[_position + i];
-            data.Slice(sample * SampleSize, SampleSize).CopyTo(batch.Slice(i * SampleSize, SampleSize));
-            if (wantLabels)
-                labels[i] = _labels![sample];
+            for (int i = 0; i < n; i++)
+                _images.CopySample(_order[_position + i], batch.Slice(i * SampleSize, SampleSize));
+        }
+        else
+        {
+            ReadOnlySpan<float> data = _data;
+            for (int i = 0; i < n; i++)
+            {
+                int sample = _order[_position + i];
+                data.Slice(sample * SampleSize, SampleSize).CopyTo(batch.Slice(i * SampleSize, SampleSize));
+                if (wantLabels)
+                    labels[i] = _labels![sample];
+            }
         }
         _position += n;
         CurrentBatchSize = n;

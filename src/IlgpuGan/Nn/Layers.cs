@@ -38,6 +38,42 @@ public sealed class Linear(Device device, int inFeatures, int outFeatures, bool 
     }
 }
 
+/// <summary>2-D convolution: W (out, in, k, k) ~ N(0, 0.02); no bias unless asked for (WORKLOADS.md's DCGANs have none).</summary>
+public sealed class Conv2d(Device device, int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = false) : Module
+{
+    public Tensor Weight { get; } = Init.Normal(device, new Shape(outChannels, inChannels, kernelSize, kernelSize), 0f, 0.02f);
+    public Tensor? Bias { get; } = bias ? Init.Constant(device, new Shape(outChannels), 0f) : null;
+    public int Stride => stride;
+    public int Padding => padding;
+
+    public override Tensor Forward(Tensor x) => Ops.Conv2d(x, Weight, Bias, stride, padding);
+
+    protected override IEnumerable<(string, Tensor)> OwnParameters()
+    {
+        yield return ("weight", Weight);
+        if (Bias != null) yield return ("bias", Bias);
+    }
+}
+
+/// <summary>Transposed 2-D convolution: W (in, out, k, k) ~ N(0, 0.02), as PyTorch stores it; no bias unless asked for.</summary>
+public sealed class ConvTranspose2d(Device device, int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0,
+    int outputPadding = 0, bool bias = false) : Module
+{
+    public Tensor Weight { get; } = Init.Normal(device, new Shape(inChannels, outChannels, kernelSize, kernelSize), 0f, 0.02f);
+    public Tensor? Bias { get; } = bias ? Init.Constant(device, new Shape(outChannels), 0f) : null;
+    public int Stride => stride;
+    public int Padding => padding;
+    public int OutputPadding => outputPadding;
+
+    public override Tensor Forward(Tensor x) => Ops.ConvTranspose2d(x, Weight, Bias, stride, padding, outputPadding);
+
+    protected override IEnumerable<(string, Tensor)> OwnParameters()
+    {
+        yield return ("weight", Weight);
+        if (Bias != null) yield return ("bias", Bias);
+    }
+}
+
 /// <summary>A pointwise activation as a layer.</summary>
 public class ActivationLayer(Activation f, float slope = 0f) : Module
 {
@@ -65,6 +101,8 @@ public class BatchNorm(Device device, int channels, float eps = 1e-5f, float mom
 }
 
 public sealed class BatchNorm1d(Device device, int features, float eps = 1e-5f, float momentum = 0.1f) : BatchNorm(device, features, eps, momentum);
+
+public sealed class BatchNorm2d(Device device, int channels, float eps = 1e-5f, float momentum = 0.1f) : BatchNorm(device, channels, eps, momentum);
 
 /// <summary>Reshapes each sample: (N, ...) to (N, dims...).</summary>
 public sealed class Reshape(params int[] sampleDims) : Module

@@ -166,6 +166,24 @@ public sealed class BatchLoaderTests
         Assert.Equal(0, after - before);
     }
 
+    // As above, for an image-folder data set: its bytes are scaled to floats into the caller's batch.
+    [Fact]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    public void NoAllocationPerBatchFromImages()
+    {
+        var images = ImageFolderDataset.Fake(100, 3, 16, seed: 4, maxBlockBytes: 30 * 768);
+        var loader = BatchLoader.FromImages(images, 8, seed: 3);
+        var batch = new float[8 * 768];
+        Epochs(loader, 2);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int e = 0; e < 5; e++)
+            while (loader.Next(batch)) { }
+        long after = GC.GetAllocatedBytesForCurrentThread();
+        Assert.Equal(0, after - before);
+        Assert.True(loader.Next(batch));
+        Assert.Equal(images.ToFloats(loader.CurrentIndices[7], 1), batch.AsSpan(7 * 768, 768).ToArray());
+    }
+
     [Fact]
     public void BatchLargerThanDataSetIsAnError()
     {

@@ -13,14 +13,10 @@ namespace IlgpuGan.Tests.Reference;
 public static class ReferenceCases
 {
     /// <summary>Ops that later issues add; a case of any other unknown op fails the run.</summary>
-    public static readonly IReadOnlyDictionary<string, string> ExpectedUnknown = new Dictionary<string, string>
-    {
-        ["conv2d"] = "convolutions arrive with the DCGAN issue",
-        ["conv_transpose2d"] = "convolutions arrive with the DCGAN issue",
-    };
+    public static readonly IReadOnlyDictionary<string, string> ExpectedUnknown = new Dictionary<string, string>();
 
     public static readonly IReadOnlySet<string> Known = new HashSet<string>
-        { "linear", "relu", "leaky_relu", "tanh", "sigmoid", "batch_norm", "bce_with_logits", "adam" };
+        { "linear", "conv2d", "conv_transpose2d", "relu", "leaky_relu", "tanh", "sigmoid", "batch_norm", "bce_with_logits", "adam" };
 
     public static IEnumerable<string> Files() =>
         Paths.ReferenceDirs().Where(Directory.Exists)
@@ -55,6 +51,19 @@ public static class ReferenceCases
                     var y = Ops.Linear(x, w, b);
                     BackwardWith(d, y, Own(In("gy", false)));
                     result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray(); result["gw"] = w.Grad!.ToArray(); result["gb"] = b.Grad!.ToArray();
+                    break;
+                }
+                case "conv2d" or "conv_transpose2d":
+                {
+                    Tensor x = Own(In("x")), w = Own(In("w"));
+                    Tensor? b = t.ContainsKey("b") ? Own(In("b")) : null;
+                    int stride = int.Parse(md["stride"]), padding = int.Parse(md["padding"]);
+                    var y = md["op"] == "conv2d"
+                        ? Ops.Conv2d(x, w, b, stride, padding)
+                        : Ops.ConvTranspose2d(x, w, b, stride, padding, int.Parse(md["output_padding"]));
+                    BackwardWith(d, y, Own(In("gy", false)));
+                    result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray(); result["gw"] = w.Grad!.ToArray();
+                    if (b != null) result["gb"] = b.Grad!.ToArray();
                     break;
                 }
                 case "relu" or "leaky_relu" or "tanh" or "sigmoid":
