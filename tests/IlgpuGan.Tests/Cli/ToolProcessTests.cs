@@ -35,6 +35,8 @@ public sealed class ToolProcessTests
         { "batch larger than the data", ["train", "--batch", "100000", "--dry-run"], "larger than the data set" },
         { "unknown model", ["train", "--model", "resnet"], "Unknown model 'resnet'" },
         { "bad number", ["train", "--steps", "many"], "'many'" },
+        { "unreadable image", ["train", "--model", "dcgan64", "--data", "{tmp}/images", "--batch", "2", "--dry-run"], "broken.png: cannot read the image" },
+        { "empty image folder", ["train", "--model", "dcgan64", "--data", "{tmp}/empty", "--dry-run"], "No images found" },
         { "corrupt checkpoint", ["sample", "{tmp}/bad.safetensors"], "bad.safetensors" },
         { "nothing to resume", ["train", "--resume", "--out", "{tmp}/empty"], "Nothing to resume from" },
     };
@@ -47,6 +49,10 @@ public sealed class ToolProcessTests
         File.WriteAllBytes(tmp.File("bad-idx"), [0x47, 0x49, 0x46, 0x38, 1, 2, 3]);
         File.WriteAllBytes(tmp.File("bad.safetensors"), Encoding.ASCII.GetBytes("not a checkpoint at all"));
         Directory.CreateDirectory(tmp.File("empty"));
+        Directory.CreateDirectory(tmp.File("images"));
+        for (int i = 0; i < 3; i++)
+            IlgpuGan.Imaging.ImageGrid.SavePng(tmp.File($"images/good{i}.png"), Enumerable.Repeat(i * 0.3f - 0.5f, 3 * 70 * 80).ToArray(), 1, 3, 70, 80, padding: 0);
+        File.WriteAllBytes(tmp.File("images/broken.png"), File.ReadAllBytes(tmp.File("images/good0.png"))[..60]);
         args = args.Select(a => a.Replace("{tmp}", tmp.Path)).ToArray();
 
         var r = CliTestSupport.Run(tmp.Path, args);
