@@ -126,6 +126,7 @@ public sealed class TrainRun
                     string path = store.Save(s, History, c.Keep);
                     u.Message($"stopped by {Stop.Signal}: checkpoint {Path.GetRelativePath(outFolder, path)} at step {s.Trainer.Step:N0}; continue with --resume");
                 }
+                else if (store.LatestFile() is null) u.Message($"stopped by {Stop.Signal} before the first step: nothing to keep");
                 else u.Message($"stopped by {Stop.Signal} at step {s.Trainer.Step:N0}, which the latest checkpoint holds; continue with --resume");
                 WriteReport(new ReportStatus($"stopped by {Stop.Signal} (resume with --resume)", false));
                 return Stop.ExitCode;

@@ -161,3 +161,27 @@ public sealed class ToolProcessTests
         return (p, output, progressed);
     }
 }
+
+public sealed class SampleCommandTests
+{
+    [Fact]
+    public void SampleWritesAGridOrSinglePngsTheSameForASeed()
+    {
+        using var tmp = new TempFolder();
+        CliTestSupport.Train(CliTestSupport.Toy(2, "mnist") with { Model = "mlp", LrG = 2e-4, LrD = 2e-4 }, tmp.File("run"));
+
+        var a = CliTestSupport.Run(tmp.Path, "sample", "run", "--count", "10", "--seed", "3", "--nrow", "5", "--out", "a.png");
+        Assert.True(a.ExitCode == 0, a.Err);
+        var b = CliTestSupport.Run(tmp.Path, "sample", tmp.File("run/checkpoints/latest.safetensors"), "--count", "10", "--seed", "3", "--nrow", "5", "--out", "b.png");
+        Assert.True(b.ExitCode == 0, b.Err);
+        Assert.Equal(File.ReadAllBytes(tmp.File("a.png")), File.ReadAllBytes(tmp.File("b.png")));
+        var image = StbImageSharp.ImageResult.FromMemory(File.ReadAllBytes(tmp.File("a.png")));
+        Assert.Equal((5 * 30 + 2, 2 * 30 + 2), (image.Width, image.Height));       // 5 x 2 digits of 28 px, 2 px apart
+
+        var single = CliTestSupport.Run(tmp.Path, "sample", "run", "--count", "3", "--seed", "4", "--single", "--out", "one-by-one");
+        Assert.True(single.ExitCode == 0, single.Err);
+        Assert.Equal(["sample-0000.png", "sample-0001.png", "sample-0002.png"],
+            Directory.GetFiles(tmp.File("one-by-one")).Select(Path.GetFileName).Order());
+        Assert.NotEqual(File.ReadAllBytes(tmp.File("one-by-one/sample-0000.png")), File.ReadAllBytes(tmp.File("one-by-one/sample-0001.png")));
+    }
+}
