@@ -181,6 +181,8 @@ public sealed partial class Kernels
         private ConvShape s;
         private float* pa, pb, pc, pbias;
         private float beta;
+        private int* taps;
+        private readonly Dictionary<(int, int, int, int, int, int, int, int), int[]> tapTables = new();
         private int nb, chunks, activeWorkers;
 
         public HostConv(Kernels owner)
@@ -206,6 +208,10 @@ public sealed partial class Kernels
                 FullyConnected();
                 return;
             }
+            var key = (s.Hi, s.Wi, s.Ho, s.Wo, s.Kh, s.Kw, s.Stride, s.Pad);
+            if (!tapTables.TryGetValue(key, out var table))
+                tapTables[key] = table = TapOffsets(s);     // pinned (see TapOffsets); one per layer geometry
+            taps = (int*)Unsafe.AsPointer(ref table[0]);
             int P = s.OutPixels, T = workers.Length;
             nb = Math.Clamp((TargetColumns + P - 1) / P, 1, s.N);
             nb = (int)Math.Min(nb, Math.Max(1, MaxColFloats / ((long)s.Patch * P)));
@@ -270,7 +276,7 @@ public sealed partial class Kernels
         {
             int P = s.OutPixels, K = s.Patch, cols = count * P;
             float* col = ws.Col.Get(K * cols);
-            Im2Col(s, pa + (long)n0 * s.Ci * s.InPixels, count, col);
+            Im2Col(s, taps, pa + (long)n0 * s.Ci * s.InPixels, count, col);
             float* y = pc + (long)n0 * s.Co * P;
             if (P == 1)         // y (count, Co) = col^T (count, K) W^T (K, Co), the bias one per column
                 gemm.Run(new GemmShape(count, s.Co, K, true, true, cols, K, s.Co), col, pb, y, 1f, beta, pbias);
@@ -304,7 +310,7 @@ public sealed partial class Kernels
             }
             gemm.Run(g, pb, src, col, 1f, 0f, null);
             float* gx = pc + (long)n0 * s.Ci * s.InPixels;
-            Col2Im(s, col, count, gx, beta);
+            Col2Im(s, taps, col, count, gx, beta);
             AddChannelBias(gx, count, s.Ci, s.InPixels, pbias);
         }
 
@@ -313,7 +319,7 @@ public sealed partial class Kernels
         {
             int P = s.OutPixels, K = s.Patch, cols = count * P;
             float* col = ws.Col.Get(K * cols);
-            Im2Col(s, pa + (long)n0 * s.Ci * s.InPixels, count, col);
+            Im2Col(s, taps, pa + (long)n0 * s.Ci * s.InPixels, count, col);
             float* gy = pb + (long)n0 * s.Co * P;
             float* dst = t == 0 ? pc : ws.Partial.Get(s.Co * K);
             float be = !first ? 1f : t == 0 ? beta : 0f;
@@ -339,79 +345,75 @@ public sealed partial class Kernels
         }
     }
 
+    /// <summary>
+    /// The input offset each output pixel reads through each kernel tap: entry t P + p is
+    /// hi Wi + wi for tap t = (kh, kw) and output pixel p = (ho, wo), or -1 in the padding. The
+    /// same for every channel and sample, so im2col and col2im become table-driven gathers and
+    /// scatters with no per-row bookkeeping (DCGAN's rows are only 4 to 32 pixels long).
+    /// </summary>
+    private static int[] TapOffsets(in ConvShape s)
+    {
+        int P = s.OutPixels;
+        var table = GC.AllocateArray<int>(s.Kh * s.Kw * P, pinned: true);
+        for (int kh = 0; kh < s.Kh; kh++)
+            for (int kw = 0; kw < s.Kw; kw++)
+                for (int ho = 0; ho < s.Ho; ho++)
+                    for (int wo = 0; wo < s.Wo; wo++)
+                    {
+                        int h = ho * s.Stride - s.Pad + kh, w = wo * s.Stride - s.Pad + kw;
+                        table[(kh * s.Kw + kw) * P + ho * s.Wo + wo] = (uint)h < (uint)s.Hi && (uint)w < (uint)s.Wi ? h * s.Wi + w : -1;
+                    }
+        return table;
+    }
+
     /// <summary>col (Ci Kh Kw, count P): row (ci, kh, kw), column j P + (ho Wo + wo) holds
     /// x[j, ci, ho stride - pad + kh, wo stride - pad + kw], or 0 in the padding.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Im2Col(in ConvShape s, float* x, int count, float* col)
+    private static unsafe void Im2Col(in ConvShape s, int* taps, float* x, int count, float* col)
     {
-        int P = s.OutPixels, ld = count * P;
+        int P = s.OutPixels, T = s.Kh * s.Kw;
+        long ld = (long)count * P;
         for (int j = 0; j < count; j++)
-        {
-            float* xs = x + (long)j * s.Ci * s.InPixels;
             for (int ci = 0; ci < s.Ci; ci++)
-                for (int kh = 0; kh < s.Kh; kh++)
-                    for (int kw = 0; kw < s.Kw; kw++)
+            {
+                float* xc = x + ((long)j * s.Ci + ci) * s.InPixels;
+                for (int t = 0; t < T; t++)
+                {
+                    float* dst = col + (ci * T + t) * ld + (long)j * P;
+                    int* o = taps + t * P;
+                    for (int p = 0; p < P; p++)
                     {
-                        float* dst = col + (long)((ci * s.Kh + kh) * s.Kw + kw) * ld + (long)j * P;
-                        var (lo, hi) = ValidRange(kw, s.Stride, s.Pad, s.Wi, s.Wo);
-                        for (int ho = 0; ho < s.Ho; ho++)
-                        {
-                            float* d = dst + ho * s.Wo;
-                            int h = ho * s.Stride - s.Pad + kh;
-                            if ((uint)h >= (uint)s.Hi || lo >= hi)
-                            {
-                                new Span<float>(d, s.Wo).Clear();
-                                continue;
-                            }
-                            float* src = xs + ((long)ci * s.Hi + h) * s.Wi - s.Pad + kw;
-                            for (int wo = 0; wo < lo; wo++) d[wo] = 0f;
-                            if (s.Stride == 1)
-                                new Span<float>(src + lo, hi - lo).CopyTo(new Span<float>(d + lo, hi - lo));
-                            else
-                                for (int wo = lo; wo < hi; wo++) d[wo] = src[wo * s.Stride];
-                            for (int wo = hi; wo < s.Wo; wo++) d[wo] = 0f;
-                        }
+                        int q = o[p];
+                        dst[p] = q >= 0 ? xc[q] : 0f;
                     }
-        }
+                }
+            }
     }
 
     /// <summary>gx = beta gx + the sum of col's entries at the input positions im2col read them from.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Col2Im(in ConvShape s, float* col, int count, float* gx, float beta)
+    private static unsafe void Col2Im(in ConvShape s, int* taps, float* col, int count, float* gx, float beta)
     {
-        int P = s.OutPixels, ld = count * P;
+        int P = s.OutPixels, T = s.Kh * s.Kw;
+        long ld = (long)count * P;
         var all = new Span<float>(gx, checked(count * s.Ci * s.InPixels));
         if (beta == 0f) all.Clear();
         else if (beta != 1f) foreach (ref float v in all) v *= beta;
         for (int j = 0; j < count; j++)
-        {
-            float* gs = gx + (long)j * s.Ci * s.InPixels;
             for (int ci = 0; ci < s.Ci; ci++)
-                for (int kh = 0; kh < s.Kh; kh++)
-                    for (int kw = 0; kw < s.Kw; kw++)
+            {
+                float* gc = gx + ((long)j * s.Ci + ci) * s.InPixels;
+                for (int t = 0; t < T; t++)
+                {
+                    float* src = col + (ci * T + t) * ld + (long)j * P;
+                    int* o = taps + t * P;
+                    for (int p = 0; p < P; p++)
                     {
-                        float* src = col + (long)((ci * s.Kh + kh) * s.Kw + kw) * ld + (long)j * P;
-                        var (lo, hi) = ValidRange(kw, s.Stride, s.Pad, s.Wi, s.Wo);
-                        for (int ho = 0; ho < s.Ho; ho++)
-                        {
-                            int h = ho * s.Stride - s.Pad + kh;
-                            if ((uint)h >= (uint)s.Hi)
-                                continue;
-                            float* d = gs + ((long)ci * s.Hi + h) * s.Wi - s.Pad + kw;
-                            float* c = src + ho * s.Wo;
-                            for (int wo = lo; wo < hi; wo++) d[wo * s.Stride] += c[wo];
-                        }
+                        int q = o[p];
+                        if (q >= 0) gc[q] += src[p];
                     }
-        }
-    }
-
-    /// <summary>The output columns [lo, hi) whose input column wo stride - pad + kw lies inside [0, wi).</summary>
-    private static (int Lo, int Hi) ValidRange(int kw, int stride, int pad, int wi, int wo)
-    {
-        int lo = Math.Max(0, (pad - kw + stride - 1) / stride);
-        int hi = Math.Min(wo, (wi - 1 + pad - kw) / stride + 1);
-        if (wi - 1 + pad - kw < 0) hi = 0;
-        return (lo, Math.Max(lo, hi));
+                }
+            }
     }
 
     /// <summary>(count, C, P) in NCHW to (C, count P).</summary>

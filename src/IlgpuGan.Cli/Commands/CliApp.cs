@@ -26,7 +26,7 @@ public static class CliApp
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(DevicesCommand.Create());
-        // root.Subcommands.Add(BenchCommand.Create());      // issue 5
+        root.Subcommands.Add(BenchCommand.Create());
         // root.Subcommands.Add(SelftestCommand.Create());   // issue 4
         return root;
     }

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using IlgpuGan.Bench;
+
+namespace IlgpuGan.Cli.Commands;
+
+/// <summary>
+/// <c>ilgpu-gan bench [W-MLP W-DCGAN28 W-DCGAN64 K-GEMM K-CONV K-CONVT]</c>: the workloads of
+/// shared/bench/WORKLOADS.md on one accelerator, one figure per line in the form of
+/// shared/bench/torch_workloads.py, so the two compare line by line.
+/// </summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var names = new Argument<string[]>("workloads")
+        {
+            Description = $"Any of {string.Join(", ", Benchmarks.Names)} (default: all).",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var accelerator = new Option<string?>("--accelerator", "-a") { Description = "cpu, opencl, cuda or auto (default: $ILGPUGAN_ACCELERATOR, else the best present).", HelpName = "kind" };
+        var steps = new Option<int>("--steps") { Description = "Timed training steps per GAN workload (default: as torch_workloads.py: CPU 20, W-DCGAN64 5; GPU 100).", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("bench", "Time the shared benchmark workloads (medians, device synchronised before every clock read).")
+        {
+            names, accelerator, steps,
+        };
+        cmd.SetAction(parse =>
+        {
+            var chosen = parse.GetValue(names) is { Length: > 0 } n ? n : [.. Benchmarks.Names];
+            foreach (var name in chosen)
+                if (!Benchmarks.Names.Contains(name, StringComparer.OrdinalIgnoreCase))
+                    throw new CliException($"unknown workload '{name}'; expected one of {string.Join(", ", Benchmarks.Names)}");
+            if (parse.GetValue(steps) < 0) throw new CliException("--steps must be positive");
+            using var device = Device.Create(Device.ParseKind(parse.GetValue(accelerator)), seed: 1);
+            Console.WriteLine($"# ilgpu-gan bench device={device} cores={Environment.ProcessorCount} date={DateTime.UtcNow:yyyy-MM-dd}");
+            Benchmarks.Run(device, chosen, Console.Out, parse.GetValue(steps));
+            return ExitCodes.Ok;
+        });
+        return cmd;
+    }
+}
