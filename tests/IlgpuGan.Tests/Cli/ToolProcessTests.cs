@@ -13,7 +13,7 @@ public sealed class ToolProcessTests
         using var tmp = new TempFolder();
         var r = CliTestSupport.Run(tmp.Path, "--help");
         Assert.Equal(0, r.ExitCode);
-        foreach (var c in new[] { "train", "sample", "devices" }) Assert.Contains(c, r.Out);
+        foreach (var c in new[] { "train", "sample", "devices", "bench" }) Assert.Contains(c, r.Out);
         foreach (var c in new[] { "train", "sample", "devices" })
             Assert.Equal(0, CliTestSupport.Run(tmp.Path, c, "--help").ExitCode);
     }
