@@ -6,7 +6,7 @@ namespace IlgpuGan.Cli.Commands;
 /// <summary>
 /// The root of the tool: its commands, the options every command shares, and the one place errors
 /// are turned into a one-line message and an exit code.
-/// <para>To add a command (e.g. <c>bench</c>, <c>selftest</c>): write <c>Commands/BenchCommand.cs</c> with a
+/// <para>To add a command (e.g. <c>selftest</c>): write <c>Commands/SelftestCommand.cs</c> with a
 /// <c>public static Command Create()</c> whose action returns an exit code (throw
 /// <see cref="CliException"/> for errors the user can fix), and add it to <see cref="Build"/>.</para>
 /// </summary>

@@ -39,6 +39,8 @@ public static class TrainCommand
         HelpName = "checkpoint",
         Arity = ArgumentArity.ZeroOrOne,
     };
+    private static readonly Option<string?> BadImages = new("--bad-images")
+    { Description = "An unreadable file in an image folder: fail (an error naming it; the default) or skip (left out, with a warning).", HelpName = "fail|skip" };
     private static readonly Option<bool> DryRun = new("--dry-run") { Description = "Set everything up, train one step, print its losses and exit; writes nothing." };
     private static readonly Option<string> ProgressMode = new("--progress")
     {
@@ -52,7 +54,7 @@ public static class TrainCommand
         var cmd = new Command("train", "Train a GAN. Writes fixed-noise grids (samples/), checkpoints (checkpoints/), config.json and report.html to the output folder. " +
                                        "Ctrl-C or SIGTERM writes a checkpoint and exits (130/143); --resume continues exactly where it stopped.");
         foreach (Option o in new Option[] { Model, Data, Steps, Epochs, Batch, Lr, LrG, LrD, Beta1, Beta2, DSteps, Seed, Accelerator, Out,
-                                            SampleEvery, CheckpointEvery, Keep, LogEvery, Resume, DryRun, ProgressMode })
+                                            SampleEvery, CheckpointEvery, Keep, LogEvery, BadImages, Resume, DryRun, ProgressMode })
             cmd.Options.Add(o);
         cmd.SetAction(Run);
         return cmd;
@@ -82,6 +84,7 @@ public static class TrainCommand
                 Model = model.Name, Data = model.DefaultData, Steps = d.Steps, Batch = d.Batch, LrG = d.Lr, LrD = d.Lr,
                 Beta1 = d.Beta1, Beta2 = d.Beta2, SampleEvery = d.SampleEvery, CheckpointEvery = d.CheckpointEvery,
             }, p, resuming: false);
+            if (config.Data.Length == 0 && p.GetValue(DryRun)) config = config with { Data = Datasets.Fake };   // dcgan64 --dry-run
             outFolder ??= Path.Combine("out", model.Name);
         }
 
@@ -158,6 +161,7 @@ public static class TrainCommand
             CheckpointEvery = Given(CheckpointEvery) ?? c.CheckpointEvery,
             Keep = Given(Keep) ?? c.Keep,
             LogEvery = Given(LogEvery) ?? c.LogEvery,
+            BadImages = GivenS(BadImages) ?? c.BadImages,
         };
     }
 }

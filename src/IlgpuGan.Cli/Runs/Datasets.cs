@@ -3,12 +3,21 @@ using IlgpuGan.Models;
 
 namespace IlgpuGan.Cli.Runs;
 
-/// <summary>A training set in memory: <see cref="Count"/> samples of <see cref="SampleShape"/>, one after
-/// another in <see cref="Data"/>, scaled to [-1, 1].</summary>
-public sealed record Dataset(string Description, float[] Data, int Count, int[] SampleShape)
+/// <summary>A training set in memory: <see cref="Count"/> samples of <see cref="SampleShape"/>, scaled to [-1, 1]
+/// as floats (<see cref="Floats"/>: MNIST, curves) or kept as 8-bit pixels (<see cref="Images"/>: image folders
+/// and fake images, scaled as each batch is filled).</summary>
+public sealed record Dataset(string Description, int Count, int[] SampleShape, float[]? Floats = null, ImageFolderDataset? Images = null)
 {
     public int SampleSize => SampleShape.Aggregate(1, (a, b) => a * b);
     public string ShapeText => $"({string.Join("x", SampleShape)})";
+
+    /// <summary>A seeded loader over the samples (the same order for a seed on every run).</summary>
+    public BatchLoader CreateLoader(int batch, int seed) => Images is not null
+        ? BatchLoader.FromImages(Images, batch, seed)
+        : new BatchLoader(Floats!, SampleSize, Count, batch, seed);
+
+    /// <summary>The first <paramref name="n"/> samples as floats (for real.png).</summary>
+    public float[] First(int n) => Images?.ToFloats(0, n) ?? Floats![..(n * SampleSize)];
 }
 
 /// <summary>
@@ -19,7 +28,7 @@ public sealed record Dataset(string Description, float[] Data, int Count, int[] 
 /// <item><c>curves</c>: the toy GAN's real curves;</item>
 /// <item>a folder with MNIST's IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz]);</item>
 /// <item>an IDX image file, or an IDX pair <c>IMAGES,LABELS</c> (labels are checked but not used);</item>
-/// <item>any other folder: a folder of images (PNG, JPEG, BMP).</item>
+/// <item>any other folder: a folder of images (PNG, JPEG, BMP, GIF, TGA), resized and centre-cropped.</item>
 /// </list>
 /// </summary>
 public static class Datasets
@@ -29,7 +38,9 @@ public static class Datasets
     /// <summary>Where the tool finds the bundled MNIST subset.</summary>
     public static string BundledMnistFolder => MnistDataset.DefaultFolder;
 
-    public static Dataset Load(string spec, ModelSpec model, int seed, int minimumCount = 0)
+    /// <param name="badImages">For an image folder: "fail" (an unreadable image is an error naming it) or
+    /// "skip" (left out, with a warning line on <paramref name="log"/>).</param>
+    public static Dataset Load(string spec, ModelSpec model, int seed, int minimumCount = 0, string badImages = "fail", TextWriter? log = null)
     {
         if (string.IsNullOrWhiteSpace(spec))
             throw new CliException($"The model '{model.Name}' has no default data: give --data (a folder of images, or fake).");
@@ -38,7 +49,7 @@ public static class Datasets
             Mnist => LoadBundledMnist(),
             Fake => FakeData(model.SampleShape, Math.Max(1024, minimumCount), seed),
             Curves => CurveData(8192, seed),
-            _ => LoadPath(spec, model),
+            _ => LoadPath(spec, model, badImages, log ?? TextWriter.Null),
         };
         if (!data.SampleShape.SequenceEqual(model.SampleShape))
             throw new CliException($"The data {spec} holds samples of {data.ShapeText}; the model '{model.Name}' needs {model.ShapeText}.");
@@ -51,10 +62,12 @@ public static class Datasets
         if (!Directory.Exists(folder))
             throw new CliException($"The bundled MNIST digits are not beside the tool ({folder} is missing); give --data a folder with MNIST's IDX files.");
         var m = MnistDataset.Load(folder);
-        return new Dataset($"the bundled MNIST ({m.Count:N0} training digits)", m.Images, m.Count, [1, m.Height, m.Width]);
+        return Floats($"the bundled MNIST ({m.Count:N0} training digits)", m.Images, m.Count, [1, m.Height, m.Width]);
     }
 
-    private static Dataset LoadPath(string spec, ModelSpec model)
+    private static Dataset Floats(string description, float[] data, int count, int[] shape) => new(description, count, shape, Floats: data);
+
+    private static Dataset LoadPath(string spec, ModelSpec model, string badImages, TextWriter log)
     {
         string[] pair = spec.Split(',', StringSplitOptions.TrimEntries);
         if (pair.Length == 2)
@@ -62,12 +75,12 @@ public static class Datasets
             foreach (var p in pair)
                 if (!File.Exists(p)) throw new CliException($"Data file not found: {Path.GetFullPath(p)}");
             var m = MnistDataset.FromFiles(pair[0], pair[1]);
-            return new Dataset($"{m.Count:N0} images from {pair[0]}", m.Images, m.Count, [1, m.Height, m.Width]);
+            return Floats($"{m.Count:N0} images from {pair[0]}", m.Images, m.Count, [1, m.Height, m.Width]);
         }
         if (File.Exists(spec))
         {
             var images = Idx.ReadImages(spec);
-            return new Dataset($"{images.Count:N0} images from {spec}", Scale(images.Pixels), images.Count, [1, images.Height, images.Width]);
+            return Floats($"{images.Count:N0} images from {spec}", Scale(images.Pixels), images.Count, [1, images.Height, images.Width]);
         }
         if (Directory.Exists(spec))
         {
@@ -75,19 +88,46 @@ public static class Datasets
             if (idx)
             {
                 var m = MnistDataset.Load(spec);
-                return new Dataset($"{m.Count:N0} MNIST-style images from {spec}", m.Images, m.Count, [1, m.Height, m.Width]);
+                return Floats($"{m.Count:N0} MNIST-style images from {spec}", m.Images, m.Count, [1, m.Height, m.Width]);
             }
-            return ImageFolder(spec, model);
+            return ImageFolder(spec, model, badImages, log);
         }
         throw new CliException($"Data not found: '{spec}' is neither mnist, fake, curves, nor an existing file or folder ({Path.GetFullPath(spec)}).");
     }
 
-    /// <summary>A folder of images, resized and centre-cropped to the model's size.</summary>
-    private static Dataset ImageFolder(string folder, ModelSpec model)
+    /// <summary>A folder of images (PNG, JPEG, BMP, GIF, TGA; subfolders too), resized and centre-cropped to the
+    /// model's size, RGB or grey as the model needs.</summary>
+    private static Dataset ImageFolder(string folder, ModelSpec model, string badImages, TextWriter log)
     {
         if (!model.IsImage)
             throw new CliException($"The model '{model.Name}' trains on curves, not on the images in {folder}.");
-        throw new CliException($"{folder} holds no MNIST IDX files, and image folders need the image-folder loader of issue 3, which this build does not have yet.");
+        bool skip = badImages.ToLowerInvariant() switch
+        {
+            "skip" => true,
+            "fail" => false,
+            _ => throw new CliException($"Unknown --bad-images '{badImages}': use fail or skip."),
+        };
+        int channels = model.SampleShape[0], size = model.SampleShape[1];
+        int files = ImageFolderDataset.FindImageFiles(folder).Length;
+        if (files > 2000) log.WriteLine($"loading {files:N0} images from {folder} ...");
+        ImageFolderDataset images;
+        try
+        {
+            images = ImageFolderDataset.Load(folder, size, new ImageFolderOptions
+            {
+                Channels = channels,
+                OnBadFile = skip ? BadFileAction.Skip : BadFileAction.Fail,
+            });
+        }
+        catch (InvalidDataException e) when (!skip && e.Message.Contains("cannot read the image", StringComparison.Ordinal))
+        {
+            throw new CliException(e.Message + " (--bad-images skip leaves unreadable images out)", ExitCodes.Error, e);
+        }
+        foreach (var bad in images.Skipped.Take(10)) log.WriteLine($"warning: skipped {bad}");
+        if (images.Skipped.Count > 10) log.WriteLine($"warning: {images.Skipped.Count - 10:N0} more unreadable images skipped");
+        return new Dataset($"{images.Count:N0} images from {folder} ({channels}x{size}x{size})" +
+                           (images.Skipped.Count > 0 ? $", {images.Skipped.Count:N0} unreadable skipped" : ""),
+            images.Count, [channels, size, size], Images: images);
     }
 
     public static float[] Scale(byte[] pixels)
@@ -97,14 +137,17 @@ public static class Datasets
         return scaled;
     }
 
-    /// <summary>Random samples in [-1, 1], the same for a seed.</summary>
+    /// <summary>Synthetic samples, the same for a seed: images (<see cref="ImageFolderDataset.Fake"/>) for image
+    /// models, uniform values in [-1, 1] otherwise.</summary>
     public static Dataset FakeData(int[] shape, int count, int seed)
     {
+        if (shape.Length == 3 && shape[1] == shape[2] && shape[0] is 1 or 3)
+            return new Dataset($"{count:N0} synthetic images (fake)", count, shape, Images: ImageFolderDataset.Fake(count, shape[0], shape[1], seed));
         int size = shape.Aggregate(1, (a, b) => a * b);
         var data = new float[(long)size * count];
         var random = new Random(seed);
         for (int i = 0; i < data.Length; i++) data[i] = (float)(random.NextDouble() * 2 - 1);
-        return new Dataset($"{count:N0} random samples (fake)", data, count, shape);
+        return Floats($"{count:N0} random samples (fake)", data, count, shape);
     }
 
     /// <summary>The toy GAN's real curves a*x^2 + (a-1), a ~ U(1, 2), the same for a seed.</summary>
@@ -112,6 +155,6 @@ public static class Datasets
     {
         var data = new float[count * ToyCurves.Points];
         ToyCurves.Paintings(data, new Random(seed));
-        return new Dataset($"{count:N0} curves a*x^2 + (a-1), a ~ U(1, 2)", data, count, [ToyCurves.Points]);
+        return Floats($"{count:N0} curves a*x^2 + (a-1), a ~ U(1, 2)", data, count, [ToyCurves.Points]);
     }
 }

@@ -66,10 +66,10 @@ public static class ModelRegistry
             d => Mlp.Generator(d), d => Mlp.Discriminator(d), 100, Flat, [1, 28, 28], "mnist",
             new TrainDefaults(Batch: 64, Steps: 6000, Lr: 2e-4, Beta1: 0.5, Beta2: 0.999, SampleEvery: 500, CheckpointEvery: 500)),
         new("dcgan28", "W-DCGAN28: the DCGAN for 28x28 digits (WORKLOADS.md)",
-            NotYet("dcgan28"), NotYet("dcgan28"), 100, Spatial, [1, 28, 28], "mnist",
+            d => Dcgan.Generator28(d), d => Dcgan.Discriminator28(d), 100, Spatial, [1, 28, 28], "mnist",
             new TrainDefaults(Batch: 64, Steps: 3000, Lr: 2e-4, Beta1: 0.5, Beta2: 0.999, SampleEvery: 250, CheckpointEvery: 250)),
         new("dcgan64", "W-DCGAN64: the classic 64x64 RGB DCGAN (WORKLOADS.md); needs --data FOLDER or fake",
-            NotYet("dcgan64"), NotYet("dcgan64"), 100, Spatial, [3, 64, 64], "",
+            d => Dcgan.Generator64(d), d => Dcgan.Discriminator64(d), 100, Spatial, [3, 64, 64], "",
             new TrainDefaults(Batch: 128, Steps: 5000, Lr: 2e-4, Beta1: 0.5, Beta2: 0.999, SampleEvery: 250, CheckpointEvery: 250)),
     ];
 
@@ -78,8 +78,4 @@ public static class ModelRegistry
     public static ModelSpec Get(string name) =>
         All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new CliException($"Unknown model '{name}': use {string.Join(", ", Names)}.");
-
-    /// <summary>Placeholder for the convolutional models until IlgpuGan.Models.Dcgan lands (issue 3).</summary>
-    private static Func<Device, Module> NotYet(string name) => _ =>
-        throw new CliException($"The model '{name}' needs the convolution layers of issue 3, which this build does not have yet.");
 }

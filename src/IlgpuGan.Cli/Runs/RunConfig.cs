@@ -29,6 +29,8 @@ public sealed record RunConfig
     public long CheckpointEvery { get; init; }
     public int Keep { get; init; } = 3;
     public long LogEvery { get; init; } = 10;
+    /// <summary>An unreadable file in an image folder: "fail" (an error naming it) or "skip" (left out, with a warning).</summary>
+    public string BadImages { get; init; } = "fail";
     /// <summary>Samples in each fixed-noise grid.</summary>
     public int SampleCount { get; init; } = 64;
 

@@ -52,7 +52,7 @@ public sealed class Session : IDisposable
                 LatentShape = model.LatentShape,
                 DSteps = config.DSteps,
             });
-            Loader = new BatchLoader(data.Data, data.SampleSize, data.Count, config.Batch, config.Seed);
+            Loader = data.CreateLoader(config.Batch, config.Seed);
             real = Device.Persistent(new Shape([config.Batch, .. model.SampleShape]));
             host = new float[config.Batch * data.SampleSize];
             FixedNoise = Device.Persistent(model.LatentShape(config.SampleCount, model.LatentSize));

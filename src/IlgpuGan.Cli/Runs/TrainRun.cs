@@ -34,7 +34,7 @@ public sealed class TrainRun
         var c = Config;
         Validate(c);
         var model = ModelRegistry.Get(c.Model);
-        var data = Datasets.Load(c.Data, model, c.Seed, c.Batch);
+        var data = Datasets.Load(c.Data, model, c.Seed, c.Batch, c.BadImages, Log);
         if (c.Epochs > 0)
         {
             if (c.Batch > data.Count)
@@ -81,7 +81,7 @@ public sealed class TrainRun
         foreach (var f in new[] { outFolder, Path.Combine(outFolder, SamplesFolder), store.Folder }) Atomic.CleanStaleTemporaries(f);
         Atomic.WriteAllText(Path.Combine(outFolder, ConfigFile), c.ToJson(indented: true));
         int realCount = Math.Min(c.SampleCount, data.Count);
-        model.SaveGrid(Path.Combine(outFolder, RealFile), data.Data.AsSpan(0, realCount * data.SampleSize), realCount);
+        model.SaveGrid(Path.Combine(outFolder, RealFile), data.First(realCount), realCount);
 
         long lastCheckpoint = s.Trainer.Step;
         void WriteReport(ReportStatus status) => Report.Write(outFolder, c, device, data.Description, History, s.Trainer.Step, status,
@@ -126,6 +126,7 @@ public sealed class TrainRun
                     string path = store.Save(s, History, c.Keep);
                     u.Message($"stopped by {Stop.Signal}: checkpoint {Path.GetRelativePath(outFolder, path)} at step {s.Trainer.Step:N0}; continue with --resume");
                 }
+                else if (store.LatestFile() is null) u.Message($"stopped by {Stop.Signal} before the first step: nothing to keep");
                 else u.Message($"stopped by {Stop.Signal} at step {s.Trainer.Step:N0}, which the latest checkpoint holds; continue with --resume");
                 WriteReport(new ReportStatus($"stopped by {Stop.Signal} (resume with --resume)", false));
                 return Stop.ExitCode;

@@ -5,20 +5,24 @@ namespace IlgpuGan.Tests.Cli;
 /// <summary>A run stopped at a checkpoint and resumed computes exactly what an uninterrupted run computes.</summary>
 public sealed class ResumeTests
 {
-    public static TheoryData<string, string, int, long, long> Cases => new()
+    public static TheoryData<string, string, int, int, long, long> Cases => new()
     {
-        // model, data, d-steps, stop at, steps: the toy on fake data crosses epochs (1024 samples = 16 batches of 64)
-        { "toy", "fake", 2, 13, 24 },
-        { "toy", "curves", 1, 5, 12 },
-        { "mlp", "mnist", 1, 3, 6 },
+        // model, data, batch, d-steps, stop at, steps: the toy on fake data crosses epochs (1024 samples = 16 batches of 64)
+        { "toy", "fake", 64, 2, 13, 24 },
+        { "toy", "curves", 64, 1, 5, 12 },
+        { "mlp", "mnist", 64, 1, 3, 6 },
+        { "dcgan28", "mnist", 8, 1, 2, 4 },
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void LossesAfterResumeEqualAnUninterruptedRun(string model, string data, int dSteps, long stopAt, long steps)
+    public void LossesAfterResumeEqualAnUninterruptedRun(string model, string data, int batch, int dSteps, long stopAt, long steps)
     {
         using var tmp = new TempFolder();
-        var config = CliTestSupport.Toy(steps, data, dSteps) with { Model = model, LrG = 2e-4, LrD = 2e-4, CheckpointEvery = 1000, SampleEvery = 4 };
+        var config = CliTestSupport.Toy(steps, data, dSteps) with
+        {
+            Model = model, Batch = batch, LrG = 2e-4, LrD = 2e-4, CheckpointEvery = 1000, SampleEvery = 4, SampleCount = 4,
+        };
 
         var whole = CliTestSupport.Train(config, tmp.File("whole"));
         CliTestSupport.Train(config with { Steps = stopAt }, tmp.File("parts"));

@@ -13,7 +13,7 @@ public sealed class ToolProcessTests
         using var tmp = new TempFolder();
         var r = CliTestSupport.Run(tmp.Path, "--help");
         Assert.Equal(0, r.ExitCode);
-        foreach (var c in new[] { "train", "sample", "devices" }) Assert.Contains(c, r.Out);
+        foreach (var c in new[] { "train", "sample", "devices", "bench" }) Assert.Contains(c, r.Out);
         foreach (var c in new[] { "train", "sample", "devices" })
             Assert.Equal(0, CliTestSupport.Run(tmp.Path, c, "--help").ExitCode);
     }
@@ -35,6 +35,8 @@ public sealed class ToolProcessTests
         { "batch larger than the data", ["train", "--batch", "100000", "--dry-run"], "larger than the data set" },
         { "unknown model", ["train", "--model", "resnet"], "Unknown model 'resnet'" },
         { "bad number", ["train", "--steps", "many"], "'many'" },
+        { "unreadable image", ["train", "--model", "dcgan64", "--data", "{tmp}/images", "--batch", "2", "--dry-run"], "broken.png: cannot read the image" },
+        { "empty image folder", ["train", "--model", "dcgan64", "--data", "{tmp}/empty", "--dry-run"], "No images found" },
         { "corrupt checkpoint", ["sample", "{tmp}/bad.safetensors"], "bad.safetensors" },
         { "nothing to resume", ["train", "--resume", "--out", "{tmp}/empty"], "Nothing to resume from" },
     };
@@ -47,6 +49,10 @@ public sealed class ToolProcessTests
         File.WriteAllBytes(tmp.File("bad-idx"), [0x47, 0x49, 0x46, 0x38, 1, 2, 3]);
         File.WriteAllBytes(tmp.File("bad.safetensors"), Encoding.ASCII.GetBytes("not a checkpoint at all"));
         Directory.CreateDirectory(tmp.File("empty"));
+        Directory.CreateDirectory(tmp.File("images"));
+        for (int i = 0; i < 3; i++)
+            IlgpuGan.Imaging.ImageGrid.SavePng(tmp.File($"images/good{i}.png"), Enumerable.Repeat(i * 0.3f - 0.5f, 3 * 70 * 80).ToArray(), 1, 3, 70, 80, padding: 0);
+        File.WriteAllBytes(tmp.File("images/broken.png"), File.ReadAllBytes(tmp.File("images/good0.png"))[..60]);
         args = args.Select(a => a.Replace("{tmp}", tmp.Path)).ToArray();
 
         var r = CliTestSupport.Run(tmp.Path, args);
@@ -153,5 +159,29 @@ public sealed class ToolProcessTests
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return (p, output, progressed);
+    }
+}
+
+public sealed class SampleCommandTests
+{
+    [Fact]
+    public void SampleWritesAGridOrSinglePngsTheSameForASeed()
+    {
+        using var tmp = new TempFolder();
+        CliTestSupport.Train(CliTestSupport.Toy(2, "mnist") with { Model = "mlp", LrG = 2e-4, LrD = 2e-4 }, tmp.File("run"));
+
+        var a = CliTestSupport.Run(tmp.Path, "sample", "run", "--count", "10", "--seed", "3", "--nrow", "5", "--out", "a.png");
+        Assert.True(a.ExitCode == 0, a.Err);
+        var b = CliTestSupport.Run(tmp.Path, "sample", tmp.File("run/checkpoints/latest.safetensors"), "--count", "10", "--seed", "3", "--nrow", "5", "--out", "b.png");
+        Assert.True(b.ExitCode == 0, b.Err);
+        Assert.Equal(File.ReadAllBytes(tmp.File("a.png")), File.ReadAllBytes(tmp.File("b.png")));
+        var image = StbImageSharp.ImageResult.FromMemory(File.ReadAllBytes(tmp.File("a.png")));
+        Assert.Equal((5 * 30 + 2, 2 * 30 + 2), (image.Width, image.Height));       // 5 x 2 digits of 28 px, 2 px apart
+
+        var single = CliTestSupport.Run(tmp.Path, "sample", "run", "--count", "3", "--seed", "4", "--single", "--out", "one-by-one");
+        Assert.True(single.ExitCode == 0, single.Err);
+        Assert.Equal(["sample-0000.png", "sample-0001.png", "sample-0002.png"],
+            Directory.GetFiles(tmp.File("one-by-one")).Select(Path.GetFileName).Order());
+        Assert.NotEqual(File.ReadAllBytes(tmp.File("one-by-one/sample-0000.png")), File.ReadAllBytes(tmp.File("one-by-one/sample-0001.png")));
     }
 }
