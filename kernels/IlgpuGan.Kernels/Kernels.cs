@@ -13,8 +13,9 @@ public enum KernelVariant
     /// <summary>GPU-style ILGPU kernels (shared memory, barriers): CUDA and OpenCL GPUs; also run on
     /// the CPU accelerator in the tests.</summary>
     Gpu,
-    /// <summary>Barrier-free ILGPU kernels for OpenCL CPU devices (PoCL). Falls back to <see cref="Gpu"/>
-    /// for ops that have no such variant yet.</summary>
+    /// <summary>Barrier-free ILGPU kernels for OpenCL CPU devices (PoCL): a register-blocked GEMM and
+    /// reductions without shared memory (Gemm.ClCpu.cs, Reductions.ClCpu.cs). Ops whose
+    /// <see cref="Gpu"/> kernels have no barrier (the elementwise ones) share those.</summary>
     ClCpu,
 }
 

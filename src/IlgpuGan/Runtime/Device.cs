@@ -122,7 +122,8 @@ public sealed class Device : IDisposable
     /// kernels that run on PoCL, checked without an OpenCL runtime.</summary>
     public static Device CreateClCpuStyleCpu(ulong seed = 0)
     {
-        var cpu = new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: 4, numMultiprocessors: Math.Max(1, Environment.ProcessorCount));
+        // 256-thread groups for the elementwise kernels the variants share; the ClCpu kernels use 16.
+        var cpu = new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: 64, numMultiprocessors: 1);
         var context = Context.Create(b => b.CPU(cpu).EnableAlgorithms().Optimize(OptimizationLevel.O1));
         return new Device(context, context.CreateCPUAccelerator(0), ownsAccelerator: true, KernelVariant.ClCpu, seed);
     }
