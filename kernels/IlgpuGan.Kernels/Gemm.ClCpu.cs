@@ -155,6 +155,9 @@ public sealed partial class Kernels
             Row16 c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
             if (j0 + ClCols <= p.N)
             {
+                // A full-width block: unguarded 16-wide loads and stores. The stores of each row
+                // are consecutive and unconditional, which is what lets LLVM's SLP vectorizer turn
+                // every row (loads, multiplies, adds, accumulators) into vector instructions.
                 for (int k = 0; k < p.K; k++)
                 {
                     Row16 row = Row16.Load(b, (long)k * p.Ldb + j0);
@@ -167,6 +170,11 @@ public sealed partial class Kernels
                     c6 = Row16.Fma(c6, a[layout.At(r6, k, p.Lda)], row);
                     c7 = Row16.Fma(c7, a[layout.At(r7, k, p.Lda)], row);
                 }
+                Row16 add = p.HasBias != 0 ? Row16.Load(bias, j0) : default;
+                ClStoreFull(p, c, i0, j0, c0, add); ClStoreFull(p, c, i0 + 1, j0, c1, add);
+                ClStoreFull(p, c, i0 + 2, j0, c2, add); ClStoreFull(p, c, i0 + 3, j0, c3, add);
+                ClStoreFull(p, c, i0 + 4, j0, c4, add); ClStoreFull(p, c, i0 + 5, j0, c5, add);
+                ClStoreFull(p, c, i0 + 6, j0, c6, add); ClStoreFull(p, c, i0 + 7, j0, c7, add);
             }
             else
             {
@@ -183,12 +191,22 @@ public sealed partial class Kernels
                     c6 = Row16.Fma(c6, a[layout.At(r6, k, p.Lda)], row);
                     c7 = Row16.Fma(c7, a[layout.At(r7, k, p.Lda)], row);
                 }
+                ClStoreRow(p, c, bias, i0, j0, c0); ClStoreRow(p, c, bias, i0 + 1, j0, c1);
+                ClStoreRow(p, c, bias, i0 + 2, j0, c2); ClStoreRow(p, c, bias, i0 + 3, j0, c3);
+                ClStoreRow(p, c, bias, i0 + 4, j0, c4); ClStoreRow(p, c, bias, i0 + 5, j0, c5);
+                ClStoreRow(p, c, bias, i0 + 6, j0, c6); ClStoreRow(p, c, bias, i0 + 7, j0, c7);
             }
-            ClStoreRow(p, c, bias, i0, j0, c0); ClStoreRow(p, c, bias, i0 + 1, j0, c1);
-            ClStoreRow(p, c, bias, i0 + 2, j0, c2); ClStoreRow(p, c, bias, i0 + 3, j0, c3);
-            ClStoreRow(p, c, bias, i0 + 4, j0, c4); ClStoreRow(p, c, bias, i0 + 5, j0, c5);
-            ClStoreRow(p, c, bias, i0 + 6, j0, c6); ClStoreRow(p, c, bias, i0 + 7, j0, c7);
         }
+    }
+
+    /// <summary>Stores one full row of a block: C = alpha*acc + add (+ beta*C unless beta is 0).</summary>
+    private static void ClStoreFull(ClGemmArgs p, ArrayView<float> c, int row, int j0, Row16 acc, Row16 add)
+    {
+        if (row >= p.M) return;
+        long o = (long)row * p.Ldc + j0;
+        Row16 v = Row16.Fma(add, p.Alpha, acc);
+        if (p.Beta != 0f) v = Row16.Fma(v, p.Beta, Row16.Load(c, o));
+        Row16.Store(c, o, v);
     }
 
     /// <summary>Stores the valid columns of one row of a block (C = alpha*acc + beta*C + bias).</summary>
@@ -236,6 +254,12 @@ public sealed partial class Kernels
             X12 = v[o + XMin(j0 + 12, lastCol)], X13 = v[o + XMin(j0 + 13, lastCol)], X14 = v[o + XMin(j0 + 14, lastCol)],
             X15 = v[o + XMin(j0 + 15, lastCol)],
         };
+
+        public static void Store(ArrayView<float> v, long o, Row16 x)
+        {
+            v[o] = x.X0; v[o + 1] = x.X1; v[o + 2] = x.X2; v[o + 3] = x.X3; v[o + 4] = x.X4; v[o + 5] = x.X5; v[o + 6] = x.X6; v[o + 7] = x.X7;
+            v[o + 8] = x.X8; v[o + 9] = x.X9; v[o + 10] = x.X10; v[o + 11] = x.X11; v[o + 12] = x.X12; v[o + 13] = x.X13; v[o + 14] = x.X14; v[o + 15] = x.X15;
+        }
 
         /// <summary>acc + a * b, lane by lane.</summary>
         public static Row16 Fma(Row16 acc, float a, Row16 b) => new()
