@@ -28,6 +28,7 @@ public sealed partial class Kernels
         v.Validate(sh);
         if (IsHost && sh.S == 1) { HostBatchNormRowsTraining(sh, v, args); return; }
         if (IsHost) { HostBatchNormTraining(sh, v, args); return; }
+        if (Variant == KernelVariant.ClCpu) { BatchNormForwardTrainingClCpu(sh, v, args); return; }
         (bnTrain ??= Load<BatchNormViews, ChannelShape, BatchNormArgs>(BatchNormTrainingKernel))(GroupPer(sh.C), v, sh, args);
     }
 
@@ -58,6 +59,7 @@ public sealed partial class Kernels
         g.Validate(sh);
         if (IsHost && sh.S == 1) { HostBatchNormRowsBackward(sh, g, betaX, betaParams); return; }
         if (IsHost) { HostBatchNormBackward(sh, g, betaX, betaParams); return; }
+        if (Variant == KernelVariant.ClCpu) { BatchNormBackwardClCpu(sh, g, betaX, betaParams); return; }
         (bnBackward ??= Load<BatchNormGrads, ChannelShape, float, float>(BatchNormBackwardKernel))(GroupPer(sh.C), g, sh, betaX, betaParams);
     }
 

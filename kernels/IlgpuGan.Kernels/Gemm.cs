@@ -43,7 +43,10 @@ public sealed partial class Kernels
             case KernelVariant.Host:
                 GemmHost(s, a, b, c, alpha, beta, bias);
                 break;
-            default: // Gpu, and ClCpu until it has a barrier-free variant
+            case KernelVariant.ClCpu:
+                GemmClCpu(s, a, b, c, alpha, beta, bias);
+                break;
+            default:
                 GemmGpu(s, a, b, c, alpha, beta, bias);
                 break;
         }

@@ -27,6 +27,7 @@ public sealed partial class Kernels
             HostMemory.Span(loss)[0] = (float)(s / xs.Length);
             return;
         }
+        if (Variant == KernelVariant.ClCpu) { BceWithLogitsClCpu(x, target, loss); return; }
         (bce ??= Load<ArrayView<float>, ArrayView<float>, ArrayView<float>>(BceKernel))(GroupPer(1), x, target, loss);
     }
 

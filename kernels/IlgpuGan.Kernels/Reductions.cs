@@ -35,6 +35,7 @@ public sealed partial class Kernels
             r[0] = (beta == 0f ? 0f : beta * r[0]) + (float)(scale * s);
             return;
         }
+        if (Variant == KernelVariant.ClCpu) { SumClCpu(x, result, scale, beta); return; }
         (sumAll ??= Load<ArrayView<float>, ArrayView<float>, float, float>(SumKernel))(GroupPer(1), x, result, scale, beta);
     }
 
@@ -44,6 +45,7 @@ public sealed partial class Kernels
         Check.Length(x, shape.Length, nameof(ChannelSum), "x");
         Check.Length(result, shape.C, nameof(ChannelSum), "result");
         if (IsHost) { HostChannelSum(shape, HostMemory.Span(x), HostMemory.Span(result), beta); return; }
+        if (Variant == KernelVariant.ClCpu) { ChannelSumClCpu(shape, x, result, beta); return; }
         (channelSum ??= Load<ArrayView<float>, ArrayView<float>, ChannelShape, float>(ChannelSumKernel))(GroupPer(shape.C), x, result, shape, beta);
     }
 

@@ -2,6 +2,7 @@
 // Usage: dotnet run -c Release --project samples/MnistMlp -- [--steps N] [--batch 64] [--accelerator cpu|opencl|cuda]
 //        [--data DIR] [--out DIR] [--sample-every N] [--seed S]
 //        [--bench N]  (times N W-MLP steps as WORKLOADS.md defines them and prints the median)
+//        [--gemm N]   (times K-GEMM of WORKLOADS.md: C = A * B, square n = N, median of 10 after warm-up)
 // Writes a grid of G's digits for a fixed noise batch every --sample-every steps (out/mnist-mlp/step_NNNNN.png).
 using System.Diagnostics;
 using IlgpuGan;
@@ -19,8 +20,10 @@ try
     string outDir = opts.Get("out", null) ?? Path.Combine("out", "mnist-mlp");
     var kind = Device.ParseKind(opts.Get("accelerator", null));
     int bench = opts.Int("bench", int.MaxValue);
+    int gemm = opts.Int("gemm", int.MaxValue);
     if (opts.Unused.Any()) throw new ArgumentException($"Unknown option --{opts.Unused.First()}.");
     if (bench != int.MaxValue) return Bench(kind, bench, batch);
+    if (gemm != int.MaxValue) return BenchGemm(kind, gemm);
 
     var mnist = MnistDataset.Load(data);
     var loader = BatchLoader.FromMnist(mnist, batch, seed);
@@ -80,5 +83,32 @@ static int Bench(AcceleratorKind kind, int steps, int batch)
     if (batch != GanWorkload.Mlp.Batch) throw new ArgumentException($"W-MLP is defined with batch {GanWorkload.Mlp.Batch}.");
     using var device = Device.Create(kind, seed: 1);
     Console.WriteLine(GanWorkload.Mlp.Time(device, steps).Format(device.Kind.ToString().ToLowerInvariant()));
+    return 0;
+}
+
+// K-GEMM as WORKLOADS.md defines it: C = A * B, row-major float32, M = N = K = n, median of 10 runs
+// after 2 warm-up runs, the device synchronised before every clock read.
+static int BenchGemm(AcceleratorKind kind, int n)
+{
+    using var device = Device.Create(kind, seed: 1);
+    using var a = device.Persistent(new Shape(n, n));
+    using var b = device.Persistent(new Shape(n, n));
+    using var c = device.Persistent(new Shape(n, n));
+    device.Kernels.Uniform(a.View, device.Random.Next(a.Length), -1, 1);
+    device.Kernels.Uniform(b.View, device.Random.Next(b.Length), -1, 1);
+    var shape = IlgpuGan.Kernels.GemmShape.Dense(n, n, n);
+    var times = new double[10];
+    for (int i = -2; i < times.Length; i++)
+    {
+        device.Synchronize();
+        long t0 = Stopwatch.GetTimestamp();
+        device.Kernels.Gemm(shape, a.View, b.View, c.View);
+        device.Synchronize();
+        if (i >= 0) times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+    }
+    Array.Sort(times);
+    double ms = times[times.Length / 2];
+    Console.WriteLine($"K-GEMM device={device.Kind.ToString().ToLowerInvariant()} n={n} ms={ms:F3} gflops={2.0 * n * n * n / (ms * 1e6):F1} " +
+                      $"variant={device.Kernels.Variant}");
     return 0;
 }

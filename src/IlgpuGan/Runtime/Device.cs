@@ -24,6 +24,15 @@ public sealed class Device : IDisposable
     /// <summary>The environment variable that forces an accelerator: cpu, opencl or cuda.</summary>
     public const string AcceleratorVariable = "ILGPUGAN_ACCELERATOR";
 
+    static Device() => NativeLibraries.Register();
+
+    /// <summary>
+    /// Lets ILGPU find libOpenCL.so.1 and libcuda.so.1 where no unversioned library name is
+    /// installed (see <see cref="NativeLibraries"/>). Every <see cref="Device"/> factory calls it; an
+    /// application that builds its own ILGPU context with OpenCL or CUDA calls it first.
+    /// </summary>
+    public static void PrepareNativeLibraries() => NativeLibraries.Register();
+
     private readonly Context? ownedContext;
     private readonly bool ownsAccelerator;
     private bool disposed;
@@ -107,6 +116,16 @@ public sealed class Device : IDisposable
     {
         var context = Context.Create(b => b.CPU(CPUDevice.Nvidia).EnableAlgorithms().Optimize(OptimizationLevel.O1));
         return new Device(context, context.CreateCPUAccelerator(0), ownsAccelerator: true, KernelVariant.Gpu, seed);
+    }
+
+    /// <summary>A CPU accelerator running the barrier-free OpenCL-CPU kernels, for tests: the same
+    /// kernels that run on PoCL, checked without an OpenCL runtime.</summary>
+    public static Device CreateClCpuStyleCpu(ulong seed = 0)
+    {
+        // 256-thread groups for the elementwise kernels the variants share; the ClCpu kernels use 16.
+        var cpu = new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: 64, numMultiprocessors: 1);
+        var context = Context.Create(b => b.CPU(cpu).EnableAlgorithms().Optimize(OptimizationLevel.O1));
+        return new Device(context, context.CreateCPUAccelerator(0), ownsAccelerator: true, KernelVariant.ClCpu, seed);
     }
 
     /// <summary>Parses cpu / opencl / cuda / auto (case-insensitive).</summary>

@@ -11,6 +11,7 @@ namespace IlgpuGan.Tests.Autograd;
 /// agree; the float32 forward must agree with the reference too. Small odd shapes, every backend.
 /// </summary>
 [Collection("devices")]
+[Trait("Category", Backends.Category)]
 public sealed partial class GradCheckTests
 {
     private const double H = 1e-6, GradTolerance = 2e-3, ForwardTolerance = 2e-5;

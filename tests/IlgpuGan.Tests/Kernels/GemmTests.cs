@@ -139,6 +139,34 @@ public sealed class GemmTests
         Check(kernels, Strided(70, 130, 40, ta, tb, 2), 1f, 0.5f, true, 9);
     }
 
+    /// <summary>The ClCpu (barrier-free, register-blocked) kernel on a CPU accelerator, and the
+    /// kernels of OpenCL and CUDA when present: every transpose, dense and strided, edge blocks,
+    /// and leading dimensions that are multiples of 4 KB (B is copied to a padded scratch).</summary>
+    [Theory]
+    [MemberData(nameof(DeviceBackends))]
+    [Trait("Category", Support.Backends.Category)]
+    public void DeviceKernelsMatchReference(string backend)
+    {
+        var kernels = Support.Backends.Get(backend).Kernels;
+        foreach (var (ta, tb) in new[] { (false, false), (false, true), (true, false), (true, true) })
+        {
+            CheckAll(kernels, ta, tb);
+            Check(kernels, Strided(70, 130, 40, ta, tb, 2), 1f, 0.5f, true, 9);
+            Check(kernels, GemmShape.Dense(64, 1024, 33, ta, tb), 1f, 0.25f, true, 10);
+            Check(kernels, GemmShape.Dense(72, 17, 1024, ta, tb), 1f, 0f, false, 11);
+            Check(kernels, GemmShape.Dense(5, 6, 0, ta, tb), 1f, 0.5f, true, 12);
+        }
+    }
+
+    /// <summary>Every backend but the two CPU ones that the tests above cover.</summary>
+    public static TheoryData<string> DeviceBackends()
+    {
+        var data = new TheoryData<string>();
+        foreach (var b in Support.Backends.Names)
+            if (b is not ("cpu" or "cpu-gpu-kernels")) data.Add(b);
+        return data;
+    }
+
     [Fact]
     public void ZeroKScalesAndAddsBias()
     {

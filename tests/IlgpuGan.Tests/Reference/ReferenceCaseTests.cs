@@ -28,6 +28,7 @@ public sealed class ReferenceCaseTests
 
     [Theory]
     [MemberData(nameof(Cases))]
+    [Trait("Category", Backends.Category)]
     public void CaseMatchesPyTorch(string backend, string file)
     {
         var contents = SafeTensors.Read(file);

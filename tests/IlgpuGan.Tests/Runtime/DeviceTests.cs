@@ -47,6 +47,7 @@ public sealed class DeviceTests
     }
 
     [Theory, MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    [Trait("Category", Backends.Category)]
     public void RandomNumbersAreSeededAndTheSameOnEveryBackend(string backend)
     {
         var d = Backends.Get(backend);

@@ -7,15 +7,33 @@ namespace IlgpuGan.Tests.Support;
 
 /// <summary>
 /// The backends every op is tested on: the CPU accelerator with the fast host kernels ("cpu"),
-/// the GPU-style kernels on a CPU accelerator shaped like an NVIDIA GPU ("cpu-gpu-kernels"), and
-/// OpenCL and CUDA when this machine has them. Devices are made once per test run.
+/// the GPU-style kernels on a CPU accelerator shaped like an NVIDIA GPU ("cpu-gpu-kernels"), the
+/// barrier-free OpenCL-CPU kernels on a CPU accelerator ("cpu-clcpu-kernels"), and OpenCL and CUDA
+/// when this machine has them. Devices are made once per test run.
+/// ILGPUGAN_BACKENDS (names separated by ',' or ':') limits the backends to those named, e.g.
+/// "opencl" for CI's OpenCL lane, which runs only the tests of <see cref="Category"/>; a named
+/// backend that is not usable here fails <c>BackendTests.RequestedBackendsArePresent</c>.
 /// </summary>
 public static class Backends
 {
-    private static readonly Lazy<string[]> available = new(Probe);
+    /// <summary>The trait (Category=Backend) of every test that runs per backend.</summary>
+    public const string Category = "Backend";
+    public const string Variable = "ILGPUGAN_BACKENDS";
+
+    private static readonly Lazy<string[]> present = new(Probe);
     private static readonly Dictionary<string, Device> devices = new();
 
-    public static IReadOnlyList<string> Names => available.Value;
+    /// <summary>The backends this machine has (before ILGPUGAN_BACKENDS is applied).</summary>
+    public static IReadOnlyList<string> Present => present.Value;
+
+    /// <summary>The backends named by ILGPUGAN_BACKENDS, or null when it is unset.</summary>
+    public static IReadOnlyList<string>? Requested =>
+        Environment.GetEnvironmentVariable(Variable) is { } v && !string.IsNullOrWhiteSpace(v)
+            ? v.Split([',', ':'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : null;
+
+    /// <summary>The backends the per-backend tests run on.</summary>
+    public static IReadOnlyList<string> Names => Requested is { } r ? Present.Where(r.Contains).ToArray() : Present;
 
     public static TheoryData<string> All()
     {
@@ -41,6 +59,7 @@ public static class Backends
     {
         "cpu" => Device.Create(AcceleratorKind.Cpu, seed),
         "cpu-gpu-kernels" => Device.CreateGpuStyleCpu(seed),
+        "cpu-clcpu-kernels" => Device.CreateClCpuStyleCpu(seed),
         "opencl" => Device.Create(AcceleratorKind.OpenCL, seed),
         "cuda" => Device.Create(AcceleratorKind.Cuda, seed),
         _ => throw new ArgumentException(name),
@@ -48,7 +67,8 @@ public static class Backends
 
     private static string[] Probe()
     {
-        var names = new List<string> { "cpu", "cpu-gpu-kernels" };
+        var names = new List<string> { "cpu", "cpu-gpu-kernels", "cpu-clcpu-kernels" };
+        Device.PrepareNativeLibraries();    // before ILGPU first looks for libOpenCL
         try
         {
             using var context = Context.Create(b => b.Cuda().OpenCL(Device.IsUsableOpenCL));
