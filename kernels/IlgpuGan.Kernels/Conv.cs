@@ -109,10 +109,12 @@ public sealed partial class Kernels
     private void Conv(ConvPass pass, in ConvShape s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
         ArrayView<float> bias, float beta)
     {
-        if (IsHost)
-            (hostConv ??= new HostConv(this)).Run(pass, s, a, b, c, bias, beta);
-        else
-            ConvGpu(pass, s, a, b, c, bias, beta);
+        switch (Variant)
+        {
+            case KernelVariant.Host: (hostConv ??= new HostConv(this)).Run(pass, s, a, b, c, bias, beta); break;
+            case KernelVariant.ClCpu: ConvClCpu(pass, s, a, b, c, bias, beta); break;
+            default: ConvGpu(pass, s, a, b, c, bias, beta); break;
+        }
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -616,5 +618,47 @@ public sealed partial class Kernels
         if (p.HasBias != 0)
             v += bias[row];
         c[idx] = v;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // ClCpu variant: the same implicit GEMM without shared memory or barriers (an OpenCL CPU device
+    // runs a work-group's items one after another, so barriers are slow there): each work-item
+    // computes 4 consecutive columns of one row of the implicit C, reading A once per k.
+    // ---------------------------------------------------------------------------------------------
+
+    private const int ConvClCols = 4;
+    private Action<KernelConfig, ConvArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? convClCpu;
+
+    private void ConvClCpu(ConvPass pass, in ConvShape s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+        ArrayView<float> bias, float beta)
+    {
+        convClCpu ??= Load<ConvArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(ConvClCpuKernel);
+        var args = new ConvArgs(s, pass, bias.Length != 0, beta);
+        long items = (long)args.M * ((args.Cols + ConvClCols - 1) / ConvClCols);
+        convClCpu(Stride(items), args, a, b, c, bias.Length != 0 ? bias : c);
+    }
+
+    private static void ConvClCpuKernel(ConvArgs p, ArrayView<float> first, ArrayView<float> second, ArrayView<float> c,
+        ArrayView<float> bias)
+    {
+        int blocks = (p.Cols + ConvClCols - 1) / ConvClCols;
+        long items = (long)p.M * blocks;
+        for (long item = Grid.GlobalIndex.X; item < items; item += GridStride)
+        {
+            int row = (int)(item / blocks), col = (int)(item - (long)row * blocks) * ConvClCols;
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int k = 0; k < p.K; k++)
+            {
+                float av = ConvA(p, first, second, row, k);
+                s0 += av * ConvB(p, first, k, col);
+                s1 += av * ConvB(p, first, k, col + 1);
+                s2 += av * ConvB(p, first, k, col + 2);
+                s3 += av * ConvB(p, first, k, col + 3);
+            }
+            ConvStore(p, c, bias, row, col, s0);
+            ConvStore(p, c, bias, row, col + 1, s1);
+            ConvStore(p, c, bias, row, col + 2, s2);
+            ConvStore(p, c, bias, row, col + 3, s3);
+        }
     }
 }
