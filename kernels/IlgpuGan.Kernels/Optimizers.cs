@@ -40,6 +40,7 @@ public sealed partial class Kernels
     {
         Check.SameLength(p, g, nameof(AdamStep)); Check.SameLength(p, m, nameof(AdamStep)); Check.SameLength(p, v, nameof(AdamStep));
         if (IsHost) { HostAdam(p, g, m, v, a); return; }
+        if (Variant == KernelVariant.ClCpu) { AdamStepClCpu(p, g, m, v, a); return; }
         (adam ??= Load<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArgs>(AdamKernel))(Stride(p.Length), p, g, m, v, a);
     }
 
