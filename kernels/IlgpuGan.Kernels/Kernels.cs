@@ -14,8 +14,9 @@ public enum KernelVariant
     /// the CPU accelerator in the tests.</summary>
     Gpu,
     /// <summary>Barrier-free ILGPU kernels for OpenCL CPU devices (PoCL): a register-blocked GEMM and
-    /// reductions without shared memory (Gemm.ClCpu.cs, Reductions.ClCpu.cs). Ops whose
-    /// <see cref="Gpu"/> kernels have no barrier (the elementwise ones) share those.</summary>
+    /// reductions without shared memory, a chunked Adam (Gemm.ClCpu.cs, Reductions.ClCpu.cs,
+    /// Optimizers.ClCpu.cs). Ops whose <see cref="Gpu"/> kernels have no barrier (the elementwise
+    /// ones) share those, launched with one work-item per element.</summary>
     ClCpu,
 }
 
