@@ -2,14 +2,17 @@ using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
+using IlgpuGan.Kernels;
 
 namespace IlgpuGan.Tests.Support;
 
 /// <summary>
 /// The backends every op is tested on: the CPU accelerator with the fast host kernels ("cpu"),
 /// the GPU-style kernels on a CPU accelerator shaped like an NVIDIA GPU ("cpu-gpu-kernels"), the
-/// barrier-free OpenCL-CPU kernels on a CPU accelerator ("cpu-clcpu-kernels"), and OpenCL and CUDA
-/// when this machine has them. Devices are made once per test run.
+/// barrier-free OpenCL-CPU kernels on a CPU accelerator ("cpu-clcpu-kernels"), OpenCL with the kernels
+/// its device type picks ("opencl") and with the GPU-style kernels ("opencl-gpu-kernels": on a CPU
+/// device such as PoCL, the variant an OpenCL GPU gets), and CUDA, when this machine has them.
+/// Devices are made once per test run.
 /// ILGPUGAN_BACKENDS (names separated by ',' or ':') limits the backends to those named, e.g.
 /// "opencl" for CI's OpenCL lane, which runs only the tests of <see cref="Category"/>; a named
 /// backend that is not usable here fails <c>BackendTests.RequestedBackendsArePresent</c>.
@@ -61,6 +64,7 @@ public static class Backends
         "cpu-gpu-kernels" => Device.CreateGpuStyleCpu(seed),
         "cpu-clcpu-kernels" => Device.CreateClCpuStyleCpu(seed),
         "opencl" => Device.Create(AcceleratorKind.OpenCL, seed),
+        "opencl-gpu-kernels" => Device.Create(AcceleratorKind.OpenCL, seed, KernelVariant.Gpu),
         "cuda" => Device.Create(AcceleratorKind.Cuda, seed),
         _ => throw new ArgumentException(name),
     };
@@ -72,7 +76,7 @@ public static class Backends
         try
         {
             using var context = Context.Create(b => b.Cuda().OpenCL(Device.IsUsableOpenCL));
-            if (context.Devices.Any(d => d.AcceleratorType == AcceleratorType.OpenCL)) names.Add("opencl");
+            if (context.Devices.Any(d => d.AcceleratorType == AcceleratorType.OpenCL)) names.AddRange(["opencl", "opencl-gpu-kernels"]);
             if (context.Devices.Any(d => d.AcceleratorType == AcceleratorType.Cuda)) names.Add("cuda");
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException)
