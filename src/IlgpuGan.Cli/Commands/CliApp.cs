@@ -27,7 +27,7 @@ public static class CliApp
         root.Subcommands.Add(SampleCommand.Create());
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
-        // root.Subcommands.Add(SelftestCommand.Create());   // issue 4
+        root.Subcommands.Add(SelftestCommand.Create());
         return root;
     }
 

@@ -1,5 +1,5 @@
 using IlgpuGan.Kernels;
-using IlgpuGan.Tests.Reference;
+using IlgpuGan.Conformance;
 using IlgpuGan.Tests.Support;
 
 namespace IlgpuGan.Tests.Autograd;

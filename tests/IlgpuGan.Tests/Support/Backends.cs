@@ -1,3 +1,4 @@
+using IlgpuGan.Conformance;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.Cuda;
@@ -128,13 +129,22 @@ public static class Paths
         }
     }
 
-    /// <summary>../shared/reference, then every folder of ILGPUGAN_REFERENCE_DIRS (':'-separated).</summary>
+    /// <summary>The cases shared between projects: ../shared/reference beside the repository.</summary>
+    public static string SharedReferenceDir => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "reference"));
+
+    /// <summary>
+    /// ../shared/reference, then the shipped copy (reference/ beside the tests, copied from the
+    /// repository's reference/), then every folder of ILGPUGAN_REFERENCE_DIRS (':'-separated).
+    /// The shipped copy duplicates the shared folder: ReferenceCases.Files runs a file whose name and
+    /// bytes match one found earlier only once, so each case runs once and is named by its shared
+    /// path; a shipped case that differs from the shared one (a stale copy) still runs, and fails
+    /// TheShippedCopyHoldsTheSharedCases.
+    /// </summary>
     public static IReadOnlyList<string> ReferenceDirs()
     {
-        var dirs = new List<string> { Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "reference")) };
-        string? extra = Environment.GetEnvironmentVariable("ILGPUGAN_REFERENCE_DIRS");
-        if (!string.IsNullOrWhiteSpace(extra))
-            dirs.AddRange(extra.Split(':', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Path.GetFullPath));
+        var dirs = new List<string> { SharedReferenceDir };
+        if (ReferenceCases.ShippedDirectory is { } shipped) dirs.Add(shipped);
+        dirs.AddRange(ReferenceCases.EnvironmentDirectories());
         return dirs;
     }
 }
