@@ -63,8 +63,7 @@ public static class Checkpoint
             ["created"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
             ["data_sha256"] = Convert.ToHexStringLower(sha.GetHashAndReset()),
         };
-        SafeTensors.Write(path, tensors, meta);
-        Atomic.SyncFolder(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        SafeTensors.Write(path, tensors, meta);     // atomic, folder synced
     }
 
     /// <summary>Reads and checks a checkpoint: a missing, truncated or corrupt file, or one that is not an

@@ -1,3 +1,4 @@
+using IlgpuGan.IO;
 using System.Globalization;
 using System.Text.RegularExpressions;
 
@@ -57,7 +58,7 @@ public sealed partial class CheckpointStore(string folder)
         if (File.Exists(path)) SetAsideIfCorrupt(path);
         Checkpoint.Save(path, s, history);
         if (File.Exists(LatestPath) && new FileInfo(LatestPath).LinkTarget is null) SetAsideIfCorrupt(LatestPath);
-        Atomic.PointLink(LatestPath, path);
+        AtomicFile.PointLink(LatestPath, path);
         Prune(step, keep);
         return path;
     }

@@ -1,3 +1,4 @@
+using IlgpuGan.IO;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -22,7 +23,7 @@ public static class Report
         long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile)
     {
         string html = Render(config, device, data, history, step, status, sampleFiles, realFile);
-        Atomic.WriteAllText(Path.Combine(outFolder, FileName), html);
+        AtomicFile.WriteAllText(Path.Combine(outFolder, FileName), html);
     }
 
     public static string Render(RunConfig config, string device, string data, RunHistory history,

@@ -1,3 +1,4 @@
+using IlgpuGan.IO;
 using System.Globalization;
 using IlgpuGan.Training;
 
@@ -78,8 +79,8 @@ public sealed class TrainRun
         }
 
         Directory.CreateDirectory(Path.Combine(outFolder, SamplesFolder));
-        foreach (var f in new[] { outFolder, Path.Combine(outFolder, SamplesFolder), store.Folder }) Atomic.CleanStaleTemporaries(f);
-        Atomic.WriteAllText(Path.Combine(outFolder, ConfigFile), c.ToJson(indented: true));
+        foreach (var f in new[] { outFolder, Path.Combine(outFolder, SamplesFolder), store.Folder }) AtomicFile.CleanStaleTemporaries(f);
+        AtomicFile.WriteAllText(Path.Combine(outFolder, ConfigFile), c.ToJson(indented: true));
         int realCount = Math.Min(c.SampleCount, data.Count);
         model.SaveGrid(Path.Combine(outFolder, RealFile), data.First(realCount), realCount);
 

@@ -65,7 +65,7 @@ public static class SafeTensors
         return new Contents(tensors, metadata);
     }
 
-    /// <summary>Writes atomically: a temporary file beside the target, flushed to disk, then renamed over it.</summary>
+    /// <summary>Writes atomically (<see cref="AtomicFile"/>): a temporary file beside the target, flushed to disk, renamed over it, the folder synced.</summary>
     public static void Write(string path, IEnumerable<(string Name, HostTensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var list = tensors.ToList();
@@ -89,10 +89,7 @@ public static class SafeTensors
         }
         byte[] json = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
         int pad = (8 - json.Length % 8) % 8;      // keep the data 8-byte aligned, as the reference writer does
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        string tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+        AtomicFile.Write(path, f =>
         {
             Span<byte> len = stackalloc byte[8];
             BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)(json.Length + pad));
@@ -100,9 +97,7 @@ public static class SafeTensors
             f.Write(json);
             for (int i = 0; i < pad; i++) f.WriteByte((byte)' ');
             foreach (var (_, t) in list) f.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 
     private static string Format(int[] shape) => $"({string.Join(", ", shape)})";

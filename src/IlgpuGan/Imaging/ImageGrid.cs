@@ -1,3 +1,4 @@
+using IlgpuGan.IO;
 using StbImageWriteSharp;
 
 namespace IlgpuGan.Imaging;

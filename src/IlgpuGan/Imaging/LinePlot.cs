@@ -1,3 +1,4 @@
+using IlgpuGan.IO;
 namespace IlgpuGan.Imaging;
 
 /// <summary>

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace IlgpuGan.Cli.Runs;
+namespace IlgpuGan.IO;
 
 /// <summary>
 /// Crash-safe file replacement: the bytes go to a temporary file in the target's folder, which is
@@ -9,23 +9,26 @@ namespace IlgpuGan.Cli.Runs;
 /// rename survives a power cut. A reader, or a process killed at any instant, sees the old file or
 /// the new one, never a mix.
 /// </summary>
-public static partial class Atomic
+public static partial class AtomicFile
 {
     /// <summary>The prefix and suffix of every temporary file written here (stale ones from a killed
     /// process are removed by <see cref="CleanStaleTemporaries"/>).</summary>
     public const string TempPrefix = ".", TempSuffix = ".tmp";
 
-    public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)
+    public static void WriteAllBytes(string path, byte[] bytes) => Write(path, stream => stream.Write(bytes));
+
+    /// <summary>Replaces <paramref name="path"/> with what <paramref name="write"/> puts into the stream.</summary>
+    public static void Write(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
         string folder = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(folder);
-        string temp = Path.Combine(folder, $"{TempPrefix}{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}{TempSuffix}");
+        string temp = TempPath(folder, Path.GetFileName(full));
         try
         {
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                stream.Write(bytes);
+                write(stream);
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
@@ -38,6 +41,9 @@ public static partial class Atomic
         SyncFolder(folder);
     }
 
+    private static string TempPath(string folder, string name) =>
+        Path.Combine(folder, $"{TempPrefix}{name}.{Environment.ProcessId}.{Guid.NewGuid():N}{TempSuffix}");
+
     public static void WriteAllText(string path, string text) => WriteAllBytes(path, Encoding.UTF8.GetBytes(text));
 
     /// <summary>Makes <paramref name="link"/> a symbolic link to <paramref name="target"/> (a name in the
@@ -46,7 +52,7 @@ public static partial class Atomic
     public static void PointLink(string link, string target)
     {
         string folder = Path.GetDirectoryName(Path.GetFullPath(link))!;
-        string temp = Path.Combine(folder, $"{TempPrefix}{Path.GetFileName(link)}.{Environment.ProcessId}.{Guid.NewGuid():N}{TempSuffix}");
+        string temp = TempPath(folder, Path.GetFileName(link));
         try
         {
             File.CreateSymbolicLink(temp, Path.GetFileName(target));
