@@ -1,6 +1,7 @@
 using IlgpuGan.Imaging;
 using IlgpuGan.Models;
 using IlgpuGan.Nn;
+using IlgpuGan.Training;
 
 namespace IlgpuGan.Cli.Runs;
 
@@ -55,21 +56,21 @@ public sealed record ModelSpec(
 public static class ModelRegistry
 {
     private static readonly Func<int, int, Shape> Flat = (n, nz) => new Shape(n, nz);
-    private static readonly Func<int, int, Shape> Spatial = (n, nz) => new Shape(n, nz, 1, 1);
+
+    /// <summary>A model of WORKLOADS.md: builders, latent and image shapes as <see cref="GanWorkload"/> defines them.</summary>
+    private static ModelSpec FromWorkload(string name, string description, GanWorkload w, string defaultData, TrainDefaults defaults) =>
+        new(name, description, w.Generator, w.Discriminator, GanWorkload.LatentSize, w.LatentShape, w.Image.Dims.ToArray(), defaultData, defaults);
 
     public static IReadOnlyList<ModelSpec> All { get; } =
     [
         new("toy", "the 1-D GAN: 15-point curves a*x^2 + (a-1) from 5 random ideas (seconds on a CPU)",
             ToyCurves.Generator, ToyCurves.Discriminator, ToyCurves.Ideas, Flat, [ToyCurves.Points], "curves",
             new TrainDefaults(Batch: 64, Steps: 3000, Lr: 1e-3, Beta1: 0.5, Beta2: 0.999, SampleEvery: 250, CheckpointEvery: 250)),
-        new("mlp", "W-MLP: the multilayer-perceptron GAN for 28x28 digits (WORKLOADS.md)",
-            d => Mlp.Generator(d), d => Mlp.Discriminator(d), 100, Flat, [1, 28, 28], "mnist",
+        FromWorkload("mlp", "W-MLP: the multilayer-perceptron GAN for 28x28 digits (WORKLOADS.md)", GanWorkload.Mlp, "mnist",
             new TrainDefaults(Batch: 64, Steps: 6000, Lr: 2e-4, Beta1: 0.5, Beta2: 0.999, SampleEvery: 500, CheckpointEvery: 500)),
-        new("dcgan28", "W-DCGAN28: the DCGAN for 28x28 digits (WORKLOADS.md)",
-            d => Dcgan.Generator28(d), d => Dcgan.Discriminator28(d), 100, Spatial, [1, 28, 28], "mnist",
+        FromWorkload("dcgan28", "W-DCGAN28: the DCGAN for 28x28 digits (WORKLOADS.md)", GanWorkload.Dcgan28, "mnist",
             new TrainDefaults(Batch: 64, Steps: 3000, Lr: 2e-4, Beta1: 0.5, Beta2: 0.999, SampleEvery: 250, CheckpointEvery: 250)),
-        new("dcgan64", "W-DCGAN64: the classic 64x64 RGB DCGAN (WORKLOADS.md); needs --data FOLDER or fake",
-            d => Dcgan.Generator64(d), d => Dcgan.Discriminator64(d), 100, Spatial, [3, 64, 64], "",
+        FromWorkload("dcgan64", "W-DCGAN64: the classic 64x64 RGB DCGAN (WORKLOADS.md); needs --data FOLDER or fake", GanWorkload.Dcgan64, "",
             new TrainDefaults(Batch: 128, Steps: 5000, Lr: 2e-4, Beta1: 0.5, Beta2: 0.999, SampleEvery: 250, CheckpointEvery: 250)),
     ];
 
