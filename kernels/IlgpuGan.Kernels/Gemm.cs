@@ -153,6 +153,9 @@ public sealed partial class Kernels
 
         public readonly int Simd;
         private readonly int mr, nr, mc;
+
+        /// <summary>Lanes of a packed B sliver (the micro-kernel's columns).</summary>
+        public int Nr => nr;
         private readonly int threads;
         private readonly PinnedBuffer[] packA, packB;
         private readonly Action<int> body;
@@ -370,36 +373,118 @@ public sealed partial class Kernels
                         int cols = Math.Min(nr, c1 - j);
                         float* bs = bp + (nint)q * kc * nr;
                         for (int i = i0, qa = 0; i < i0 + mcur; i += mr, qa++)
-                        {
-                            int rows = Math.Min(mr, i0 + mcur - i);
-                            float* asl = ap + (nint)qa * kc * mr;
-                            float* cij = c + i * ldc + j;
-                            if (rows == mr && cols == nr)
-                                Micro(kc, asl, bs, cij, ldc, alpha, be, bi == null ? null : bi + j, readC);
-                            else
-                            {
-                                // Edge tile: compute the padded tile into tmp (only its left half when
-                                // that covers the valid columns), then update C's valid part.
-                                if (Simd == 512 && cols <= 16)
-                                    Kernel8x16(kc, asl, bs, tmp, nr);
-                                else
-                                    Micro(kc, asl, bs, tmp, nr, 1f, 0f, null, false);
-                                for (int r = 0; r < rows; r++)
-                                {
-                                    float* crow = cij + r * ldc;
-                                    for (int x = 0; x < cols; x++)
-                                    {
-                                        float v = alpha * tmp[r * nr + x];
-                                        if (readC)
-                                            v += be * crow[x];
-                                        if (bi != null)
-                                            v += bi[j + x];
-                                        crow[x] = v;
-                                    }
-                                }
-                            }
-                        }
+                            Tile(kc, ap + (nint)qa * kc * mr, bs, c + i * ldc + j, ldc, Math.Min(mr, i0 + mcur - i), cols,
+                                alpha, be, bi == null ? null : bi + j, readC, tmp);
                     }
+                }
+            }
+        }
+
+        /// <summary>
+        /// One MR x NR tile of C from an A sliver and a B sliver: the micro-kernel straight into C, or
+        /// for an edge tile (rows &lt; MR or cols &lt; NR) the padded tile into tmp (32 x 32 floats; only
+        /// its left half when that covers the valid columns), then C's valid part updated from it.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Tile(int kc, float* asl, float* bs, float* cij, nint ldc, int rows, int cols,
+            float al, float be, float* bi, bool readC, float* tmp)
+        {
+            if (rows == mr && cols == nr && Simd != 0)
+            {
+                Micro(kc, asl, bs, cij, ldc, al, be, bi, readC);
+                return;
+            }
+            if (Simd == 0)
+                MicroScalar(kc, asl, bs, tmp, mr, nr);
+            else if (Simd == 512 && cols <= 16)
+                Kernel8x16(kc, asl, bs, tmp, nr);
+            else
+                Micro(kc, asl, bs, tmp, nr, 1f, 0f, null, false);
+            for (int r = 0; r < rows; r++)
+            {
+                float* crow = cij + r * ldc;
+                for (int x = 0; x < cols; x++)
+                {
+                    float v = al * tmp[r * nr + x];
+                    if (readC)
+                        v += be * crow[x];
+                    if (bi != null)
+                        v += bi[x];
+                    crow[x] = v;
+                }
+            }
+        }
+
+        /// <summary>The scalar micro-kernel (no SIMD): tmp (mr x nr, row stride nr) = A sliver B sliver.</summary>
+        private static void MicroScalar(int kc, float* a, float* b, float* tmp, int mr, int nr)
+        {
+            for (int r = 0; r < mr; r++)
+                for (int x = 0; x < nr; x++)
+                {
+                    float sum = 0f;
+                    for (int k = 0; k < kc; k++)
+                        sum += a[k * mr + r] * b[k * nr + x];
+                    tmp[r * nr + x] = sum;
+                }
+        }
+
+        /// <summary>Floats of an M x K operand prepacked by <see cref="PackA"/>.</summary>
+        public int PackedALength(int m, int k) => checked(k * ((m + mr - 1) / mr * mr));
+
+        /// <summary>
+        /// Prepacks op(A) (M x K, from any panel source whose lanes are A's rows) in the layout
+        /// <see cref="RunPacked"/> reads: per KC block of K, its MR-row slivers, each kc x MR. An
+        /// operand used by many products (a convolution's weights across the chunks of a batch) is
+        /// packed once.
+        /// </summary>
+        public void PackA<TA>(int m, int k, ref TA src, float* dst) where TA : struct, IPanelSource
+        {
+            int mPad = (m + mr - 1) / mr * mr;
+            for (int p0 = 0; p0 < k; p0 += KC)
+            {
+                int kc = Math.Min(KC, k - p0);
+                float* block = dst + (nint)p0 * mPad;
+                for (int i = 0, q = 0; i < m; i += mr, q++)
+                    src.Pack(p0, kc, i, Math.Min(mr, m - i), mr, block + (nint)q * kc * mr);
+            }
+        }
+
+        /// <summary>
+        /// Single-threaded C (M x N, row stride ldc) = A B + beta C + bias[column], A prepacked by
+        /// <see cref="PackA"/>, B (K x N) packed sliver by sliver from a panel source whose lanes are
+        /// B's columns: an implicit GEMM (the convolutions gather B straight from the images, with no
+        /// im2col matrix). Each B sliver is packed and then used at once by every A sliver, while it
+        /// is in L1. When beta is 0, C is never read.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void RunPacked<TB>(int m, int n, int k, float* aPacked, ref TB b, float* c, nint ldc, float beta,
+            float* bias) where TB : struct, IPanelSource
+        {
+            if (m == 0 || n == 0)
+                return;
+            if (k == 0)
+            {
+                ScaleOnly(new GemmShape(m, n, 0, false, false, 1, 1, (int)ldc), c, beta, bias);
+                return;
+            }
+            int mPad = (m + mr - 1) / mr * mr;
+            float* bs = packB[0].Get(KC * nr + 16);   // slack: panels may write 16 floats past a sliver
+            float* tmp = stackalloc float[32 * 32];
+            for (int p0 = 0; p0 < k; p0 += KC)
+            {
+                int kc = Math.Min(KC, k - p0);
+                bool first = p0 == 0;
+                bool readC = !first || beta != 0f;
+                float be = first ? beta : 1f;
+                float* bi = first ? bias : null;
+                float* block = aPacked + (nint)p0 * mPad;
+                for (int j = 0; j < n; j += nr)
+                {
+                    int cols = Math.Min(nr, n - j);
+                    b.Pack(p0, kc, j, cols, nr, bs);
+                    for (int i = 0, qa = 0; i < m; i += mr, qa++)
+                        Tile(kc, block + (nint)qa * kc * mr, bs, c + i * ldc + j, ldc, Math.Min(mr, m - i), cols,
+                            1f, be, bi == null ? null : bi + j, readC, tmp);
                 }
             }
         }
@@ -559,7 +644,7 @@ public sealed partial class Kernels
         /// (A without TransA, B with TransB.) 4 x 4 blocks are transposed in SSE registers.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void PackStrided(float* src, nint ld, int lanes, int kc, int w, float* dst)
+        internal static void PackStrided(float* src, nint ld, int lanes, int kc, int w, float* dst)
         {
             int r = 0;
             if (Sse.IsSupported)
@@ -609,7 +694,7 @@ public sealed partial class Kernels
         /// q * w + x &lt; lanes, zero for the padding lanes of the last sliver. Walks each source row once.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void PackContiguous(float* src, nint ld, int lanes, int kc, int w, float* dst)
+        internal static void PackContiguous(float* src, nint ld, int lanes, int kc, int w, float* dst)
         {
             int full = lanes / w, rest = lanes - full * w;
             nint sliver = (nint)kc * w;
@@ -639,6 +724,29 @@ public sealed partial class Kernels
                         d[x] = 0f;
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Where a packed GEMM operand comes from (<see cref="HostGemm.PackA"/>, <see cref="HostGemm.RunPacked"/>):
+    /// an operand seen as lanes (A's rows, or B's columns) along the reduction index k. A struct
+    /// implementation is specialised by the JIT, so a gather from images costs no call per element.
+    /// </summary>
+    internal unsafe interface IPanelSource
+    {
+        /// <summary>dst[k * w + x] = element (lane0 + x, k0 + k) for k &lt; kc and x &lt; lanes; 0 for lanes &lt;= x &lt; w.</summary>
+        void Pack(int k0, int kc, int lane0, int lanes, int w, float* dst);
+    }
+
+    /// <summary>A stored row-major matrix as lanes: its rows (k along a row) or, when <c>LanesAreColumns</c>, its columns.</summary>
+    internal readonly unsafe struct MatrixPanel(float* data, nint ld, bool lanesAreColumns) : IPanelSource
+    {
+        public void Pack(int k0, int kc, int lane0, int lanes, int w, float* dst)
+        {
+            if (lanesAreColumns)
+                HostGemm.PackContiguous(data + (nint)k0 * ld + lane0, ld, lanes, kc, w, dst);
+            else
+                HostGemm.PackStrided(data + (nint)lane0 * ld + k0, ld, lanes, kc, w, dst);
         }
     }
 

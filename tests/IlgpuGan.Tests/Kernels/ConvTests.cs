@@ -1,3 +1,6 @@
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
 using IlgpuGan.Kernels;
 using IlgpuGan.Tests.Support;
 
@@ -23,6 +26,12 @@ public sealed class ConvTests
             [9, 5, 5, 5, 3, 4, 2, 0],       // 1x1 output: the transposed layout
             [9, 5, 4, 4, 3, 4, 1, 0],       // the kernel covers the input: a fully connected layer
             [5, 2, 9, 11, 3, 5, 3, 2],
+            // Host backward data in phases (Ci >= 8): a partial row sliver (Ci = 10), K = Co taps
+            // over two KC blocks, two samples per chunk.
+            [3, 10, 9, 9, 70, 4, 2, 1],
+            [2, 9, 7, 8, 5, 1, 2, 0],       // k < stride: phases no tap reaches (gx = bias there)
+            [4, 12, 10, 10, 6, 5, 3, 2],    // stride 3: phases with 2 or 1 taps per axis
+            [2, 40, 6, 6, 8, 3, 1, 1],      // Ci Kh Kw = 360: two KC blocks, an edge column sliver
         ];
         var data = new TheoryData<string, int[]>();
         foreach (var b in Backends.Names)
@@ -61,7 +70,47 @@ public sealed class ConvTests
 
         // beta = 0 never reads the output: NaN there must not leak through.
         ty.CopyFrom(Enumerable.Repeat(float.NaN, y.Length).ToArray());
+        tgx.CopyFrom(Enumerable.Repeat(float.NaN, gx.Length).ToArray());
+        tgw.CopyFrom(Enumerable.Repeat(float.NaN, gw.Length).ToArray());
         d.Kernels.ConvForward(s, tx.View, tw.View, ty.View);
+        d.Kernels.ConvBackwardData(s, tgy.View, tw.View, tgx.View);
+        d.Kernels.ConvBackwardWeight(s, tx.View, tgy.View, tgw.View);
         Compare.Close(ty.ToArray(), y, 1e-5, $"{backend} forward, beta 0");
+        Compare.Close(tgx.ToArray(), gx, 1e-5, $"{backend} backward data, beta 0");
+        Compare.Close(tgw.ToArray(), gw, 1e-5, $"{backend} backward weight, beta 0");
+    }
+
+    /// <summary>The host convolutions on the AVX2 (6 x 16) and scalar GEMM micro-kernels.</summary>
+    [Theory]
+    [InlineData(256)]
+    [InlineData(0)]
+    public void HostFallbacksMatchTheDirectLoops(int simd)
+    {
+        if (simd == 256 && !System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
+            return;
+        using var context = Context.Create(b => b.CPU(CPUDevice.Default).EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        var kernels = new global::IlgpuGan.Kernels.Kernels(accelerator, KernelVariant.Host) { HostGemmSimd = simd };
+        foreach (var c in new[] { new[] { 3, 10, 9, 9, 70, 4, 2, 1 }, [7, 3, 6, 5, 4, 3, 1, 1], [2, 9, 7, 8, 5, 1, 2, 0] })
+        {
+            var s = ConvShape.Conv(c[0], c[1], c[2], c[3], c[4], c[5], c[5], c[6], c[7]);
+            var rng = new Random(c.Sum());
+            float[] x = Random(rng, s.InputLength), w = Random(rng, s.WeightLength), gy = Random(rng, s.OutputLength);
+            float[] y = new float[s.OutputLength], gx = new float[s.InputLength], gw = new float[s.WeightLength];
+            global::IlgpuGan.Kernels.Kernels.ConvReference(s, x, w, y, gy, gx, gw);
+            using var bx = accelerator.Allocate1D(x);
+            using var bw = accelerator.Allocate1D(w);
+            using var bgy = accelerator.Allocate1D(gy);
+            using var by = accelerator.Allocate1D<float>(y.Length);
+            using var bgx = accelerator.Allocate1D<float>(gx.Length);
+            using var bgw = accelerator.Allocate1D<float>(gw.Length);
+            kernels.ConvForward(s, bx.View, bw.View, by.View);
+            kernels.ConvBackwardData(s, bgy.View, bw.View, bgx.View);
+            kernels.ConvBackwardWeight(s, bx.View, bgy.View, bgw.View);
+            accelerator.Synchronize();
+            Compare.Close(by.GetAsArray1D(), y, 1e-5, $"simd {simd} forward");
+            Compare.Close(bgx.GetAsArray1D(), gx, 1e-5, $"simd {simd} backward data");
+            Compare.Close(bgw.GetAsArray1D(), gw, 1e-5, $"simd {simd} backward weight");
+        }
     }
 }

@@ -1,0 +1,664 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using ILGPU;
+
+namespace IlgpuGan.Kernels;
+
+// -------------------------------------------------------------------------------------------------
+// Host variant of the convolutions: implicit GEMMs on the packed SIMD GEMM (HostGemm.RunPacked),
+// one chunk of samples per core at a time. No im2col matrix is built: the GEMM's B slivers are
+// gathered straight from the images through a table of input offsets per kernel tap.
+// -------------------------------------------------------------------------------------------------
+
+public sealed partial class Kernels
+{
+    private HostConv? hostConv;
+
+    /// <summary>
+    /// The host convolutions. The batch is cut into chunks of nb samples (about 256 GEMM columns);
+    /// worker t of T takes chunks t, t + T, ... (a fixed assignment, so results never depend on
+    /// timing) and runs single-threaded implicit GEMMs, P = Ho Wo, Q = Hi Wi:
+    ///   forward:         Y (Co, nb P)  = W (Co, Ci Kh Kw) im2col(x)
+    ///   backward data:   per phase (the input pixels (hi, wi) with the same (hi + pad, wi + pad)
+    ///                    mod stride, which meet the same kernel taps), gX_phase (Ci, nb Q_phase)
+    ///                    = W_phase (Ci, Co taps) im2col_phase(gY): a strided transposed
+    ///                    convolution split into stride^2 small convolutions, each gx written once;
+    ///                    with few input channels (Ci &lt; 8), gcol = W^T gY and col2im instead
+    ///   backward weight: gW (Co, Ci Kh Kw) += gY im2col(x)^T (per worker, summed in worker order)
+    /// The weights are packed once per call and shared by the workers.
+    /// </summary>
+    private sealed unsafe class HostConv
+    {
+        private const int TargetColumns = 256;
+        /// <summary>Backward data splits into phases from this many input channels (one micro-kernel's rows) up.</summary>
+        private const int PhaseMinChannels = 8;
+
+        private readonly Kernels owner;
+        private readonly WorkerState[] workers;
+        private readonly Action<int> body;
+        private readonly PinnedBuffer packedWeights = new();
+        private readonly Dictionary<(int, int, int, int, int, int, int, int), Geometry> geometries = new();
+
+        private sealed class WorkerState(int simd)
+        {
+            public readonly HostGemm Gemm = new(simd, maxThreads: 1);
+            public readonly PinnedBuffer A = new(), Out = new(), Col = new(), Partial = new(), Runs = new(), Copy = new();
+        }
+
+        // The current job (valid during Run, read by the workers).
+        private ConvPass pass;
+        private ConvShape s;
+        private float* pa, pb, pc, pbias;
+        private float beta;
+        private Geometry geo = null!;
+        private bool phased;
+        private int[] phaseWeightOffset = [];
+        private int nb, chunks, activeWorkers;
+
+        public HostConv(Kernels owner)
+        {
+            this.owner = owner;
+            int simd = owner.HostGemmSimd;
+            workers = new WorkerState[Math.Max(1, Environment.ProcessorCount)];
+            for (int t = 0; t < workers.Length; t++)
+                workers[t] = new WorkerState(simd);
+            body = Worker;
+        }
+
+        public void Run(ConvPass p, in ConvShape shape, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
+            ArrayView<float> bias, float be)
+        {
+            (pass, s, beta) = (p, shape, be);
+            pa = HostMemory.Ptr(a);
+            pb = HostMemory.Ptr(b);
+            pc = HostMemory.Ptr(c);
+            pbias = bias.Length == 0 ? null : HostMemory.Ptr(bias);
+            if (s.Ho == 1 && s.Wo == 1 && s.Pad == 0 && s.Kh == s.Hi && s.Kw == s.Wi)
+            {
+                FullyConnected();
+                return;
+            }
+            var key = (s.Hi, s.Wi, s.Ho, s.Wo, s.Kh, s.Kw, s.Stride, s.Pad);
+            if (!geometries.TryGetValue(key, out geo!))
+                geometries[key] = geo = new Geometry(s);
+            PackWeights();
+            int P = s.OutPixels, T = workers.Length;
+            nb = Math.Clamp((TargetColumns + P - 1) / P, 1, s.N);
+            nb = Math.Min(nb, Math.Max(1, (s.N + T - 1) / T));           // every core gets a chunk
+            chunks = (s.N + nb - 1) / nb;
+            activeWorkers = Math.Min(T, chunks);
+            if (activeWorkers == 1)
+                Worker(0);
+            else
+                Parallel.For(0, activeWorkers, body);
+            if (pass == ConvPass.BackwardWeight && activeWorkers > 1)
+                SumPartials();
+            pa = pb = pc = pbias = null;
+        }
+
+        /// <summary>Packs the weights once for all chunks: W for forward; per phase W_phase (or W^T) for backward data.</summary>
+        private void PackWeights()
+        {
+            var gemm = workers[0].Gemm;
+            if (pass == ConvPass.Forward)
+            {
+                var w = new MatrixPanel(pb, s.Patch, lanesAreColumns: false);
+                gemm.PackA(s.Co, s.Patch, ref w, packedWeights.Get(gemm.PackedALength(s.Co, s.Patch)));
+            }
+            else if (pass == ConvPass.BackwardData)
+            {
+                phased = s.Ci >= PhaseMinChannels;
+                if (!phased)                 // W^T (Ci Kh Kw, Co): W's columns as rows
+                {
+                    var wt = new MatrixPanel(pb, s.Patch, lanesAreColumns: true);
+                    gemm.PackA(s.Patch, s.Co, ref wt, packedWeights.Get(gemm.PackedALength(s.Patch, s.Co)));
+                    return;
+                }
+                var phases = geo.Phases;
+                if (phaseWeightOffset.Length < phases.Length + 1)
+                    phaseWeightOffset = new int[phases.Length + 1];
+                for (int i = 0; i < phases.Length; i++)
+                    phaseWeightOffset[i + 1] = phaseWeightOffset[i] + gemm.PackedALength(s.Ci, s.Co * phases[i].Taps);
+                float* dst = packedWeights.Get(Math.Max(1, phaseWeightOffset[phases.Length]));
+                for (int i = 0; i < phases.Length; i++)
+                {
+                    var ph = phases[i];
+                    if (ph.Taps == 0)
+                        continue;
+                    var wp = new PhaseWeightPanel(pb, s.Ci, s.Kh * s.Kw, ph.TapPtr, ph.Taps);
+                    gemm.PackA(s.Ci, s.Co * ph.Taps, ref wp, dst + phaseWeightOffset[i]);
+                }
+            }
+        }
+
+        /// <summary>
+        /// The kernel covers the whole unpadded input (a DCGAN's first and last layers): each image
+        /// is one row of length K = Ci Kh Kw and the convolution is a fully connected layer, so
+        /// each pass is one GEMM over the whole batch, on all cores.
+        /// </summary>
+        private void FullyConnected()
+        {
+            var gemm = owner.hostGemm ??= new HostGemm(HostGemm.BestSimd);
+            int K = s.Patch;
+            switch (pass)
+            {
+                case ConvPass.Forward:          // y (N, Co) = x (N, K) W^T
+                    gemm.Run(new GemmShape(s.N, s.Co, K, false, true, K, K, s.Co), pa, pb, pc, 1f, beta, pbias);
+                    break;
+                case ConvPass.BackwardData:     // gx (N, K) = gy (N, Co) W (Co, K)
+                    gemm.Run(new GemmShape(s.N, K, s.Co, false, false, s.Co, K, K), pa, pb, pc, 1f, beta, null);
+                    AddChannelBias(pc, s.N, s.Ci, s.InPixels, pbias);
+                    break;
+                default:                        // gW (Co, K) = gy^T (Co, N) x (N, K)
+                    gemm.Run(new GemmShape(s.Co, K, s.N, true, false, s.Co, K, K), pb, pa, pc, 1f, beta, null);
+                    break;
+            }
+            pa = pb = pc = pbias = null;
+        }
+
+        private void Worker(int t)
+        {
+            var ws = workers[t];
+            bool first = true;
+            for (int chunk = t; chunk < chunks; chunk += activeWorkers)
+            {
+                int n0 = chunk * nb, count = Math.Min(nb, s.N - n0);
+                switch (pass)
+                {
+                    case ConvPass.Forward: Forward(ws, n0, count); break;
+                    case ConvPass.BackwardData when phased: BackwardDataPhased(ws, n0, count); break;
+                    case ConvPass.BackwardData: BackwardDataCol2Im(ws, n0, count); break;
+                    default: BackwardWeight(ws, t, n0, count, first); break;
+                }
+                first = false;
+            }
+        }
+
+        /// <summary>y[n0 .. n0 + count) = W im2col(x) + bias + beta y.</summary>
+        private void Forward(WorkerState ws, int n0, int count)
+        {
+            int P = s.OutPixels, cols = count * P;
+            var gemm = ws.Gemm;
+            var win = geo.Forward;
+            float* copy = ws.Copy.Get(win.Length(count, s.Ci));
+            win.Build(pa + (long)n0 * s.Ci * s.InPixels, count, s.Ci, copy);
+            var b = new Im2ColPanel(copy, win.ChannelStride, s.Ci * win.ChannelStride, geo.ForwardReads,
+                (int*)ws.Runs.Get(3 * gemm.Nr));
+            float* y = pc + (long)n0 * s.Co * P;
+            float* w = packedWeights.Get(0);
+            if (count == 1)                 // (Co, P) is the sample's NCHW layout
+            {
+                gemm.RunPacked(s.Co, P, s.Patch, w, ref b, y, P, beta, null);
+                AddChannelBias(y, 1, s.Co, P, pbias);
+            }
+            else
+            {
+                float* tmp = ws.Out.Get(s.Co * cols);
+                gemm.RunPacked(s.Co, cols, s.Patch, w, ref b, tmp, cols, 0f, null);
+                Scatter(tmp, y, count, s.Co, P, beta, pbias);
+            }
+        }
+
+        /// <summary>gx[n0 .. n0 + count) phase by phase: gX_phase = W_phase im2col_phase(gY) (+ bias + beta gx).</summary>
+        private void BackwardDataPhased(WorkerState ws, int n0, int count)
+        {
+            int P = s.OutPixels, Q = s.InPixels;
+            var gemm = ws.Gemm;
+            var win = geo.Backward;
+            float* copy = ws.Copy.Get(win.Length(count, s.Co));
+            win.Build(pa + (long)n0 * s.Co * P, count, s.Co, copy);
+            float* gx = pc + (long)n0 * s.Ci * Q;
+            float* w = packedWeights.Get(0);
+            var phases = geo.Phases;
+            for (int i = 0; i < phases.Length; i++)
+            {
+                var ph = phases[i];
+                int cols = count * ph.Pixels;
+                float* tmp = null;
+                if (ph.Taps > 0)
+                {
+                    tmp = ws.Out.Get(s.Ci * cols);
+                    var b = new Im2ColPanel(copy, win.ChannelStride, s.Co * win.ChannelStride, ph.Reads,
+                        (int*)ws.Runs.Get(3 * gemm.Nr));
+                    gemm.RunPacked(s.Ci, cols, s.Co * ph.Taps, w + phaseWeightOffset[i], ref b, tmp, cols, 0f, null);
+                }
+                ScatterPhase(tmp, gx, count, s.Ci, ph.Pixels, Q, ph.PixelPtr, beta, pbias);
+            }
+        }
+
+        /// <summary>Few input channels: gcol (Ci Kh Kw, count P) = W^T gY, then col2im adds it onto gx.</summary>
+        private void BackwardDataCol2Im(WorkerState ws, int n0, int count)
+        {
+            int P = s.OutPixels, cols = count * P;
+            var b = new ImagePanel(pa + (long)n0 * s.Co * P, s.Co, P, lanesAreChannels: false);
+            float* col = ws.Col.Get(s.Patch * cols);
+            ws.Gemm.RunPacked(s.Patch, cols, s.Co, packedWeights.Get(0), ref b, col, cols, 0f, null);
+            float* gx = pc + (long)n0 * s.Ci * s.InPixels;
+            Col2Im(s, geo.TapPtr, col, count, gx, beta);
+            AddChannelBias(gx, count, s.Ci, s.InPixels, pbias);
+        }
+
+        /// <summary>Worker t's gW (+)= gY im2col(x)^T over its chunks; worker 0 writes gw itself.</summary>
+        private void BackwardWeight(WorkerState ws, int t, int n0, int count, bool first)
+        {
+            int P = s.OutPixels, Q = s.InPixels, cols = count * P;
+            var gemm = ws.Gemm;
+            var gy = new ImagePanel(pb + (long)n0 * s.Co * P, s.Co, P, lanesAreChannels: true);
+            float* a = ws.A.Get(gemm.PackedALength(s.Co, cols));
+            gemm.PackA(s.Co, cols, ref gy, a);
+            var win = geo.Forward;
+            float* copy = ws.Copy.Get(win.Length(count, s.Ci));
+            win.Build(pa + (long)n0 * s.Ci * Q, count, s.Ci, copy);
+            // im2col (Ci Kh Kw, cols) in full (vector copies from the window), then packed transposed:
+            // B's lanes are its rows.
+            var im2col = new Im2ColPanel(copy, win.ChannelStride, s.Ci * win.ChannelStride, geo.ForwardReads,
+                (int*)ws.Runs.Get(3 * cols));
+            float* col = ws.Col.Get(s.Patch * cols + 16);
+            im2col.Pack(0, s.Patch, 0, cols, cols, col);
+            var b = new MatrixPanel(col, cols, lanesAreColumns: false);
+            float* dst = t == 0 ? pc : ws.Partial.Get(checked((int)s.WeightLength));
+            float be = !first ? 1f : t == 0 ? beta : 0f;
+            gemm.RunPacked(s.Co, s.Patch, cols, a, ref b, dst, s.Patch, be, null);
+        }
+
+        private void SumPartials()
+        {
+            long len = s.WeightLength;
+            for (int t = 1; t < activeWorkers; t++)
+            {
+                float* part = workers[t].Partial.Get((int)len);
+                for (long i = 0; i < len; i++)
+                    pc[i] += part[i];
+            }
+        }
+    }
+
+    /// <summary>
+    /// The index tables of one layer geometry (input and output size, kernel, stride, padding), the
+    /// same for every channel and sample, so the gathers need no per-row bookkeeping (DCGAN's rows are
+    /// only 4 to 32 pixels long). Pinned; built once per geometry.
+    /// </summary>
+    private sealed unsafe class Geometry
+    {
+        /// <summary>Forward taps: entry t P + p is the input offset hi Wi + wi that output pixel p reads
+        /// through tap t = kh Kw + kw, or -1 in the padding (the col2im path).</summary>
+        public readonly int[] Taps;
+        public readonly int* TapPtr;
+        /// <summary>How the forward and weight-gradient passes read x: output pixel (ho, wo) through
+        /// tap (kh, kw) reads x[ho stride + kh - pad, wo stride + kw - pad].</summary>
+        public readonly Window Forward;
+        public readonly Reads ForwardReads;
+        /// <summary>How the backward-data phases read gy (stride 1 in each phase).</summary>
+        public readonly Window Backward;
+        public readonly Phase[] Phases;
+
+        public Geometry(ConvShape s)
+        {
+            int P = s.OutPixels;
+            Taps = GC.AllocateArray<int>(s.Kh * s.Kw * P, pinned: true);
+            for (int kh = 0; kh < s.Kh; kh++)
+                for (int kw = 0; kw < s.Kw; kw++)
+                    for (int ho = 0; ho < s.Ho; ho++)
+                        for (int wo = 0; wo < s.Wo; wo++)
+                        {
+                            int h = ho * s.Stride - s.Pad + kh, w = wo * s.Stride - s.Pad + kw;
+                            Taps[(kh * s.Kw + kw) * P + ho * s.Wo + wo] =
+                                (uint)h < (uint)s.Hi && (uint)w < (uint)s.Wi ? h * s.Wi + w : -1;
+                        }
+            TapPtr = (int*)Unsafe.AsPointer(ref Taps[0]);
+
+            var eh = Enumerable.Range(0, s.Kh).Select(k => k - s.Pad).ToArray();
+            var ew = Enumerable.Range(0, s.Kw).Select(k => k - s.Pad).ToArray();
+            Forward = new Window(s.Stride, s.Hi, s.Wi, [(s.Ho, s.Wo, eh, ew)]);
+            ForwardReads = Forward.ReadsOf(s.Ho, s.Wo, eh, ew);
+
+            // Backward data: phase (rh, rw) holds the input pixels hi = hi0 + stride hp with
+            // (hi0 + pad) mod stride = rh; tap kh (kh mod stride = rh) reaches them from gy row
+            // hp + (hi0 + pad - kh) / stride.
+            var grids = new List<(int Rh, int Rw, int[] Hs, int[] Ws, int[] Khs, int[] Kws, int[] Dh, int[] Dw)>();
+            for (int rh = 0; rh < s.Stride; rh++)
+                for (int rw = 0; rw < s.Stride; rw++)
+                {
+                    int st = s.Stride, pad = s.Pad;
+                    var hs = Enumerable.Range(0, s.Hi).Where(h => (h + pad) % st == rh).ToArray();
+                    var ws = Enumerable.Range(0, s.Wi).Where(w => (w + pad) % st == rw).ToArray();
+                    if (hs.Length == 0 || ws.Length == 0)
+                        continue;
+                    var khs = Enumerable.Range(0, s.Kh).Where(k => k % st == rh).ToArray();
+                    var kws = Enumerable.Range(0, s.Kw).Where(k => k % st == rw).ToArray();
+                    grids.Add((rh, rw, hs, ws, khs, kws,
+                        khs.Select(k => (hs[0] + pad - k) / st).ToArray(), kws.Select(k => (ws[0] + pad - k) / st).ToArray()));
+                }
+            Backward = new Window(1, s.Ho, s.Wo, grids.Select(g => (g.Hs.Length, g.Ws.Length, g.Dh, g.Dw)).ToArray());
+            Phases = grids.Select(g => new Phase(s, g.Hs, g.Ws, g.Khs, g.Kws, Backward.ReadsOf(g.Hs.Length, g.Ws.Length, g.Dh, g.Dw))).ToArray();
+        }
+    }
+
+    /// <summary>
+    /// A zero-padded, polyphase copy of images that turns every read of a convolution pass into a
+    /// contiguous one. The pass reads in[oh S + eh, ow S + ew] for output pixel (oh, ow) and tap
+    /// offsets (eh, ew); with eh = S qh + rh (0 &lt;= rh &lt; S), that is plane (rh, rw) of the copy at
+    /// (oh + qh - MinH, ow + qw - MinW), where plane (rh, rw) holds in[(u + MinH) S + rh, (v + MinW) S + rw]
+    /// (0 outside the image). So a run of output pixels along a row reads a run of the copy, and
+    /// the copy's borders are the padding: packing a GEMM sliver is a few vector copies.
+    /// </summary>
+    private sealed unsafe class Window
+    {
+        public readonly int S, Hq, Wq, MinH, MinW, InH, InW;
+        /// <summary>Floats per channel of the copy (S^2 planes of Hq x Wq).</summary>
+        public int ChannelStride => S * S * Hq * Wq;
+
+        /// <param name="grids">Each read pattern: the output grid (oh &lt; rows, ow &lt; cols) and its tap offsets.</param>
+        public Window(int stride, int inH, int inW, (int Rows, int Cols, int[] Eh, int[] Ew)[] grids)
+        {
+            (S, InH, InW) = (stride, inH, inW);
+            int minH = int.MaxValue, maxH = int.MinValue, minW = int.MaxValue, maxW = int.MinValue;
+            foreach (var g in grids)
+            {
+                foreach (int e in g.Eh) { int q = FloorDiv(e, S); minH = Math.Min(minH, q); maxH = Math.Max(maxH, g.Rows - 1 + q); }
+                foreach (int e in g.Ew) { int q = FloorDiv(e, S); minW = Math.Min(minW, q); maxW = Math.Max(maxW, g.Cols - 1 + q); }
+            }
+            if (minH > maxH || minW > maxW)     // nothing is read
+                (minH, maxH, minW, maxW) = (0, 0, 0, 0);
+            (MinH, MinW, Hq, Wq) = (minH, minW, maxH - minH + 1, maxW - minW + 1);
+        }
+
+        private static int FloorDiv(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+
+        /// <summary>Where one read pattern's taps and pixels sit in the copy.</summary>
+        public Reads ReadsOf(int rows, int cols, int[] eh, int[] ew)
+        {
+            var shift = new int[eh.Length * ew.Length];
+            for (int i = 0; i < eh.Length; i++)
+                for (int j = 0; j < ew.Length; j++)
+                {
+                    int qh = FloorDiv(eh[i], S), qw = FloorDiv(ew[j], S);
+                    int rh = eh[i] - S * qh, rw = ew[j] - S * qw;
+                    shift[i * ew.Length + j] = ((rh * S + rw) * Hq + qh - MinH) * Wq + qw - MinW;
+                }
+            var pix = new int[rows * cols];
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < cols; j++)
+                    pix[i * cols + j] = i * Wq + j;
+            return new Reads(shift, pix);
+        }
+
+        /// <summary>Floats of the copy of count images of C channels, with slack for 16-float overreads.</summary>
+        public int Length(int count, int channels) => checked(count * channels * ChannelStride + 16);
+
+        /// <summary>dst = the copy of src (count, channels, InH, InW).</summary>
+        public void Build(float* src, int count, int channels, float* dst)
+        {
+            for (int n = 0; n < count * channels; n++, src += InH * InW)
+                for (int rh = 0; rh < S; rh++)
+                    for (int rw = 0; rw < S; rw++)
+                        for (int u = 0; u < Hq; u++, dst += Wq)
+                        {
+                            int ih = (u + MinH) * S + rh;
+                            if ((uint)ih >= (uint)InH)
+                            {
+                                new Span<float>(dst, Wq).Clear();
+                                continue;
+                            }
+                            float* row = src + ih * InW;
+                            // v with 0 <= (v + MinW) S + rw < InW
+                            int v0 = Math.Clamp(FloorDiv(-rw + S - 1, S) - MinW, 0, Wq);
+                            int v1 = Math.Clamp(FloorDiv(InW - 1 - rw, S) - MinW + 1, v0, Wq);
+                            new Span<float>(dst, v0).Clear();
+                            if (S == 1)
+                                new Span<float>(row + v0 + MinW + rw, v1 - v0).CopyTo(new Span<float>(dst + v0, v1 - v0));
+                            else
+                                for (int v = v0; v < v1; v++)
+                                    dst[v] = row[(v + MinW) * S + rw];
+                            new Span<float>(dst + v1, Wq - v1).Clear();
+                        }
+        }
+    }
+
+    /// <summary>One read pattern in a <see cref="Window"/> copy: per tap, its offset in a channel of
+    /// the copy; per output pixel, its offset from there.</summary>
+    private sealed unsafe class Reads
+    {
+        public readonly int Taps, Pixels;
+        public readonly int* Shift, PixelOffset;
+        private readonly int[] shift, pixelOffset;
+
+        public Reads(int[] shifts, int[] pixelOffsets)
+        {
+            (Taps, Pixels) = (shifts.Length, pixelOffsets.Length);
+            shift = GC.AllocateArray<int>(Math.Max(1, Taps), pinned: true);
+            pixelOffset = GC.AllocateArray<int>(Math.Max(1, Pixels), pinned: true);
+            shifts.CopyTo(shift, 0);
+            pixelOffsets.CopyTo(pixelOffset, 0);
+            Shift = (int*)Unsafe.AsPointer(ref shift[0]);
+            PixelOffset = (int*)Unsafe.AsPointer(ref pixelOffset[0]);
+        }
+    }
+
+    /// <summary>
+    /// One phase of a backward-data pass: the input pixels (hi, wi) with (hi + pad) mod stride = rh
+    /// and (wi + pad) mod stride = rw. Exactly the kernel taps (kh, kw) with kh mod stride = rh and
+    /// kw mod stride = rw reach them, from output pixel ((hi + pad - kh) / stride, (wi + pad - kw) / stride).
+    /// </summary>
+    private sealed unsafe class Phase
+    {
+        public readonly int Taps, Pixels;
+        /// <summary>Tap indices kh Kw + kw of the phase's taps.</summary>
+        public readonly int* TapPtr;
+        /// <summary>Entry p: the input offset hi Wi + wi of the phase's pixel p.</summary>
+        public readonly int* PixelPtr;
+        /// <summary>Where the phase reads gy in the backward window's copy.</summary>
+        public readonly Reads Reads;
+        private readonly int[] tapIndex, pixels;
+
+        public Phase(in ConvShape s, int[] hs, int[] ws, int[] khs, int[] kws, Reads reads)
+        {
+            Pixels = hs.Length * ws.Length;
+            Taps = khs.Length * kws.Length;
+            Reads = reads;
+            tapIndex = GC.AllocateArray<int>(Math.Max(1, Taps), pinned: true);
+            pixels = GC.AllocateArray<int>(Math.Max(1, Pixels), pinned: true);
+            for (int i = 0; i < hs.Length; i++)
+                for (int j = 0; j < ws.Length; j++)
+                    pixels[i * ws.Length + j] = hs[i] * s.Wi + ws[j];
+            int t = 0;
+            foreach (int kh in khs)
+                foreach (int kw in kws)
+                    tapIndex[t++] = kh * s.Kw + kw;
+            TapPtr = (int*)Unsafe.AsPointer(ref tapIndex[0]);
+            PixelPtr = (int*)Unsafe.AsPointer(ref pixels[0]);
+        }
+    }
+
+    /// <summary>
+    /// im2col as a GEMM B operand, packed straight from a <see cref="Window"/> copy: row k = (c, t)
+    /// (channel, tap), column j = (sample, pixel). A sliver's columns fall into a few runs of
+    /// consecutive pixels along output rows, each a contiguous run of the copy for every row k, so
+    /// packing is vector copies. The copies may write up to 15 floats past a run: into lanes a later
+    /// run or row overwrites, or padding lanes whose columns are discarded (the destination needs
+    /// 16 floats of slack, and so does the copy).
+    /// </summary>
+    private readonly unsafe struct Im2ColPanel(float* copy, int channelStride, int sampleStride, Reads reads, int* runs)
+        : IPanelSource
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Pack(int k0, int kc, int lane0, int lanes, int w, float* dst)
+        {
+            int pixels = reads.Pixels, taps = reads.Taps;
+            int* pix = reads.PixelOffset, shift = reads.Shift;
+            int n = 0, smp = lane0 / pixels, p = lane0 - smp * pixels;
+            for (int l = 0; l < lanes; n++)
+            {
+                runs[3 * n] = l;
+                runs[3 * n + 2] = smp * sampleStride + pix[p];
+                do { l++; p++; } while (l < lanes && p < pixels && pix[p] == pix[p - 1] + 1);
+                runs[3 * n + 1] = l - runs[3 * n];
+                if (p == pixels) { p = 0; smp++; }
+            }
+            int c = k0 / taps, t = k0 - c * taps;
+            for (int k = 0; k < kc; k++, dst += w)
+            {
+                float* src = copy + (nint)c * channelStride + shift[t];
+                for (int r = 0; r < n; r++)
+                    CopyRun(src + runs[3 * r + 2], dst + runs[3 * r], runs[3 * r + 1]);
+                if (++t == taps) { t = 0; c++; }
+            }
+        }
+    }
+
+    /// <summary>Copies len floats in whole vectors: may read and write up to 15 floats more.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void CopyRun(float* src, float* dst, int len)
+    {
+        if (Vector512.IsHardwareAccelerated)
+            for (int o = 0; o < len; o += 16)
+                Vector512.Store(Vector512.Load(src + o), dst + o);
+        else if (Vector256.IsHardwareAccelerated)
+            for (int o = 0; o < len; o += 8)
+                Vector256.Store(Vector256.Load(src + o), dst + o);
+        else
+            new Span<float>(src, len).CopyTo(new Span<float>(dst, len));
+    }
+
+    /// <summary>
+    /// Images (samples, C, P) seen as the matrix (C, samples P): as A with the channels as lanes,
+    /// or as B with the columns (sample, pixel) as lanes and k = channel.
+    /// </summary>
+    private readonly unsafe struct ImagePanel(float* images, int channels, int pixels, bool lanesAreChannels) : IPanelSource
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Pack(int k0, int kc, int lane0, int lanes, int w, float* dst)
+        {
+            nint sampleStride = (nint)channels * pixels;
+            if (lanesAreChannels)
+            {
+                int smp = k0 / pixels, pix = k0 - smp * pixels;
+                for (int k = 0; k < kc; k++, dst += w)
+                {
+                    float* src = images + smp * sampleStride + (nint)lane0 * pixels + pix;
+                    for (int l = 0; l < lanes; l++)
+                        dst[l] = src[(nint)l * pixels];
+                    for (int l = lanes; l < w; l++)
+                        dst[l] = 0f;
+                    if (++pix == pixels) { pix = 0; smp++; }
+                }
+                return;
+            }
+            int smp0 = lane0 / pixels, pix0 = lane0 - smp0 * pixels;
+            for (int k = 0; k < kc; k++, dst += w)
+            {
+                float* chan = images + (nint)(k0 + k) * pixels;
+                int l = 0, smp = smp0, pix = pix0;
+                while (l < lanes)
+                {
+                    int run = Math.Min(pixels - pix, lanes - l);
+                    new Span<float>(chan + smp * sampleStride + pix, run).CopyTo(new Span<float>(dst + l, run));
+                    l += run;
+                    smp++;
+                    pix = 0;
+                }
+                for (; l < w; l++)
+                    dst[l] = 0f;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A backward-data phase's weights as a GEMM A operand: lane = input channel ci, k = (co, t) over
+    /// the phase's taps; element w[co, ci, tap[t]] of the stored (Co, Ci, Kh Kw) weights.
+    /// </summary>
+    private readonly unsafe struct PhaseWeightPanel(float* w, int ci, int kernelTaps, int* tapIndex, int taps) : IPanelSource
+    {
+        public void Pack(int k0, int kc, int lane0, int lanes, int width, float* dst)
+        {
+            int co = k0 / taps, t = k0 - co * taps;
+            for (int k = 0; k < kc; k++, dst += width)
+            {
+                float* src = w + ((nint)co * ci + lane0) * kernelTaps + tapIndex[t];
+                for (int l = 0; l < lanes; l++)
+                    dst[l] = src[(nint)l * kernelTaps];
+                for (int l = lanes; l < width; l++)
+                    dst[l] = 0f;
+                if (++t == taps) { t = 0; co++; }
+            }
+        }
+    }
+
+    /// <summary>gx = beta gx + the sum of col's entries at the input positions im2col read them from.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Col2Im(in ConvShape s, int* taps, float* col, int count, float* gx, float beta)
+    {
+        int P = s.OutPixels, T = s.Kh * s.Kw;
+        long ld = (long)count * P;
+        var all = new Span<float>(gx, checked(count * s.Ci * s.InPixels));
+        if (beta == 0f) all.Clear();
+        else if (beta != 1f) foreach (ref float v in all) v *= beta;
+        for (int j = 0; j < count; j++)
+            for (int ci = 0; ci < s.Ci; ci++)
+            {
+                float* gc = gx + ((long)j * s.Ci + ci) * s.InPixels;
+                for (int t = 0; t < T; t++)
+                {
+                    float* src = col + (ci * T + t) * ld + (long)j * P;
+                    int* o = taps + t * P;
+                    for (int p = 0; p < P; p++)
+                    {
+                        int q = o[p];
+                        if (q >= 0) gc[q] += src[p];
+                    }
+                }
+            }
+    }
+
+    /// <summary>dst (count, C, P) = src (C, count P) rearranged, + bias[ch] + beta dst.</summary>
+    private static unsafe void Scatter(float* src, float* dst, int count, int c, int p, float beta, float* bias)
+    {
+        for (int j = 0; j < count; j++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                float* d = dst + ((long)j * c + ch) * p;
+                float* q = src + (long)ch * count * p + (long)j * p;
+                float add = bias == null ? 0f : bias[ch];
+                if (beta == 0f)
+                    for (int i = 0; i < p; i++) d[i] = q[i] + add;
+                else
+                    for (int i = 0; i < p; i++) d[i] = q[i] + add + beta * d[i];
+            }
+    }
+
+    /// <summary>
+    /// A phase's pixels of gx (count, C, plane): gx[j, ch, pixel[i]] = src[ch, j pixels + i]
+    /// (0 when src is null: a phase no tap reaches) + bias[ch] + beta gx.
+    /// </summary>
+    private static unsafe void ScatterPhase(float* src, float* gx, int count, int c, int pixels, int plane, int* pixel,
+        float beta, float* bias)
+    {
+        for (int j = 0; j < count; j++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                float* d = gx + ((long)j * c + ch) * plane;
+                float* q = src == null ? null : src + (long)ch * count * pixels + (long)j * pixels;
+                float add = bias == null ? 0f : bias[ch];
+                for (int i = 0; i < pixels; i++)
+                {
+                    float v = (q == null ? 0f : q[i]) + add;
+                    float* o = d + pixel[i];
+                    *o = beta == 0f ? v : v + beta * *o;
+                }
+            }
+    }
+
+    private static unsafe void AddChannelBias(float* y, int count, int c, int p, float* bias)
+    {
+        if (bias == null)
+            return;
+        for (int j = 0; j < count; j++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                float* d = y + ((long)j * c + ch) * p;
+                float add = bias[ch];
+                for (int i = 0; i < p; i++) d[i] += add;
+            }
+    }
+}
