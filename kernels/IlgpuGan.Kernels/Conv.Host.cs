@@ -409,8 +409,20 @@ public sealed partial class Kernels
                             if (S == 1)
                                 new Span<float>(row + v0 + MinW + rw, v1 - v0).CopyTo(new Span<float>(dst + v0, v1 - v0));
                             else
-                                for (int v = v0; v < v1; v++)
+                            {
+                                int v = v0;
+                                if (S == 2 && Avx512F.IsSupported)      // every other float: one permute per 16
+                                {
+                                    var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                                    for (; v + 16 <= v1 && (v + MinW) * 2 + rw + 32 <= InW; v += 16)
+                                    {
+                                        float* sp = row + (v + MinW) * 2 + rw;
+                                        Vector512.Store(Avx512F.PermuteVar16x32x2(Vector512.Load(sp), even, Vector512.Load(sp + 16)), dst + v);
+                                    }
+                                }
+                                for (; v < v1; v++)
                                     dst[v] = row[(v + MinW) * S + rw];
+                            }
                             new Span<float>(dst + v1, Wq - v1).Clear();
                         }
         }
@@ -531,17 +543,16 @@ public sealed partial class Kernels
         public void Pack(int k0, int kc, int lane0, int lanes, int w, float* dst)
         {
             nint sampleStride = (nint)channels * pixels;
-            if (lanesAreChannels)
+            if (lanesAreChannels)           // the channels' rows, transposed a sample's run of pixels at a time
             {
                 int smp = k0 / pixels, pix = k0 - smp * pixels;
-                for (int k = 0; k < kc; k++, dst += w)
+                for (int k = 0; k < kc;)
                 {
-                    float* src = images + smp * sampleStride + (nint)lane0 * pixels + pix;
-                    for (int l = 0; l < lanes; l++)
-                        dst[l] = src[(nint)l * pixels];
-                    for (int l = lanes; l < w; l++)
-                        dst[l] = 0f;
-                    if (++pix == pixels) { pix = 0; smp++; }
+                    int run = Math.Min(pixels - pix, kc - k);
+                    HostGemm.PackStrided(images + smp * sampleStride + (nint)lane0 * pixels + pix, pixels, lanes, run, w, dst + (nint)k * w);
+                    k += run;
+                    pix = 0;
+                    smp++;
                 }
                 return;
             }

@@ -166,6 +166,8 @@ public sealed partial class Kernels
         private float* a, b, c, bias;
         private float alpha, beta;
         private int tr, tc, nextItem;
+        private float* sharedA;
+        private readonly PinnedBuffer sharedPack = new();
 
         /// <param name="simd">512, 256 or 0 (see <see cref="BestSimd"/>).</param>
         /// <param name="maxThreads">Threads one product may use; 1 for a GEMM that runs inside a
@@ -217,6 +219,15 @@ public sealed partial class Kernels
                 else
                     (tr, tc) = (Math.Min(items, mSl), 1);
                 nextItem = 0;
+                // Few rows split by columns (a batch of 64 through a wide layer): pack op(A) once for
+                // all items instead of once per item.
+                sharedA = null;
+                if (tr == 1 && tc > 1 && shape.M <= mc)
+                {
+                    var ap = new MatrixPanel(pa, shape.Lda, lanesAreColumns: shape.TransA);
+                    sharedA = sharedPack.Get(PackedALength(shape.M, shape.K));
+                    PackA(shape.M, shape.K, ref ap, sharedA);
+                }
                 int workers = Math.Min(nth, tr * tc);
                 if (workers == 1)
                     Worker(0);
@@ -333,6 +344,12 @@ public sealed partial class Kernels
             int c0 = (int)((long)nSl * pcol / tc) * nr, c1 = Math.Min(sh.N, (int)((long)nSl * (pcol + 1) / tc) * nr);
             if (r0 >= r1 || c0 >= c1)
                 return;
+            if (sharedA != null)    // all rows, columns c0 .. c1, op(A) already packed
+            {
+                var panel = new MatrixPanel(sh.TransB ? b + (nint)c0 * sh.Ldb : b + c0, sh.Ldb, lanesAreColumns: !sh.TransB);
+                RunPacked(sh.M, c1 - c0, sh.K, sharedA, ref panel, c + c0, sh.Ldc, beta, bias == null ? null : bias + c0, alpha, t);
+                return;
+            }
             int mySl = (c1 - c0 + nr - 1) / nr;
             float* bp = packB[t].Get(KC * mySl * nr);
             float* ap = packA[t].Get(KC * mc);
@@ -458,7 +475,7 @@ public sealed partial class Kernels
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void RunPacked<TB>(int m, int n, int k, float* aPacked, ref TB b, float* c, nint ldc, float beta,
-            float* bias) where TB : struct, IPanelSource
+            float* bias, float alpha = 1f, int worker = 0) where TB : struct, IPanelSource
         {
             if (m == 0 || n == 0)
                 return;
@@ -468,7 +485,7 @@ public sealed partial class Kernels
                 return;
             }
             int mPad = (m + mr - 1) / mr * mr;
-            float* bs = packB[0].Get(KC * nr + 16);   // slack: panels may write 16 floats past a sliver
+            float* bs = packB[worker].Get(KC * nr + 16);   // slack: panels may write 16 floats past a sliver
             float* tmp = stackalloc float[32 * 32];
             for (int p0 = 0; p0 < k; p0 += KC)
             {
@@ -484,7 +501,7 @@ public sealed partial class Kernels
                     b.Pack(p0, kc, j, cols, nr, bs);
                     for (int i = 0, qa = 0; i < m; i += mr, qa++)
                         Tile(kc, block + (nint)qa * kc * mr, bs, c + i * ldc + j, ldc, Math.Min(mr, m - i), cols,
-                            1f, be, bi == null ? null : bi + j, readC, tmp);
+                            alpha, be, bi == null ? null : bi + j, readC, tmp);
                 }
             }
         }

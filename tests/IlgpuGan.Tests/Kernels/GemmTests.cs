@@ -107,6 +107,8 @@ public sealed class GemmTests
         Check(kernels, GemmShape.Dense(257, 300, 190, ta, tb), 1f, 0f, true, 100);
         Check(kernels, Strided(257, 300, 531, ta, tb, 5), 0.5f, -2f, true, 101);
         Check(kernels, GemmShape.Dense(64, 784, 1024, ta, tb), 1f, 0f, true, 102);
+        // Few rows split by columns with op(A) packed once for all items; strided, alpha, beta and bias.
+        Check(kernels, Strided(100, 700, 300, ta, tb, 3), 0.5f, -2f, true, 104);
         Check(kernels, GemmShape.Dense(130, 1, 256, ta, tb), 1f, 0f, true, 103);
     }
 
