@@ -66,10 +66,10 @@ public sealed partial class Kernels
     // Host variant: vectorised (Vector512 / TensorPrimitives) and split over the cores for large
     // tensors; memory-bound, so one pass over each operand.
 
-    private static unsafe void HostActivate(Activation f, float slope, ArrayView<float> x, ArrayView<float> y)
+    private unsafe void HostActivate(Activation f, float slope, ArrayView<float> x, ArrayView<float> y)
     {
         float* px = HostMemory.Ptr(x), py = HostMemory.Ptr(y);
-        HostParallel.For(y.Length, (from, to) => HostActivateRange(f, slope, px + from, py + from, (int)(to - from)));
+        HostFor(y.Length, (from, to) => HostActivateRange(f, slope, px + from, py + from, (int)(to - from)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -99,10 +99,10 @@ public sealed partial class Kernels
         }
     }
 
-    private static unsafe void HostActivateBackward(Activation f, float slope, ArrayView<float> y, ArrayView<float> gy, ArrayView<float> gx, float beta)
+    private unsafe void HostActivateBackward(Activation f, float slope, ArrayView<float> y, ArrayView<float> gy, ArrayView<float> gx, float beta)
     {
         float* py = HostMemory.Ptr(y), pgy = HostMemory.Ptr(gy), pgx = HostMemory.Ptr(gx);
-        HostParallel.For(gx.Length, (from, to) => HostActivateBackwardRange(f, slope, py + from, pgy + from, pgx + from, (int)(to - from), beta));
+        HostFor(gx.Length, (from, to) => HostActivateBackwardRange(f, slope, py + from, pgy + from, pgx + from, (int)(to - from), beta));
     }
 
     /// <summary>gx = beta gx + f'(y) gy over one range, 16 lanes at a time.</summary>

@@ -69,13 +69,13 @@ public sealed partial class Kernels
     // independent, so they are split over the cores; runs are reduced with SIMD into float partial
     // sums, accumulated per channel in double.
 
-    private static unsafe void HostBatchNormTraining(ChannelShape sh, BatchNormViews v, BatchNormArgs a)
+    private unsafe void HostBatchNormTraining(ChannelShape sh, BatchNormViews v, BatchNormArgs a)
     {
         float* x = HostMemory.Ptr(v.X), y = HostMemory.Ptr(v.Y);
         float* mean = HostMemory.Ptr(v.SaveMean), inv = HostMemory.Ptr(v.SaveInvStd);
         float* gamma = HostMemory.Ptr(v.Gamma), beta = HostMemory.Ptr(v.Beta);
         float* rm = HostMemory.Ptr(v.RunningMean), rv = HostMemory.Ptr(v.RunningVar);
-        HostParallel.ForItems(sh.C, (long)sh.N * sh.S, (c0, c1) =>
+        HostForItems(sh.C, (long)sh.N * sh.S, (c0, c1) =>
         {
             int m = sh.Count;
             for (int c = c0; c < c1; c++)
@@ -101,12 +101,12 @@ public sealed partial class Kernels
         });
     }
 
-    private static unsafe void HostBatchNormBackward(ChannelShape sh, BatchNormGrads g, float betaX, float betaParams)
+    private unsafe void HostBatchNormBackward(ChannelShape sh, BatchNormGrads g, float betaX, float betaParams)
     {
         float* x = HostMemory.Ptr(g.X), gy = HostMemory.Ptr(g.GY), gx = HostMemory.Ptr(g.GX);
         float* mean = HostMemory.Ptr(g.SaveMean), inv = HostMemory.Ptr(g.SaveInvStd), gamma = HostMemory.Ptr(g.Gamma);
         float* ggamma = HostMemory.Ptr(g.GGamma), gbeta = HostMemory.Ptr(g.GBeta);
-        HostParallel.ForItems(sh.C, (long)sh.N * sh.S, (c0, c1) =>
+        HostForItems(sh.C, (long)sh.N * sh.S, (c0, c1) =>
         {
             int m = sh.Count;
             for (int c = c0; c < c1; c++)

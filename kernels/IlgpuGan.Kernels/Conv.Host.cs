@@ -42,7 +42,7 @@ public sealed partial class Kernels
 
         private sealed class WorkerState(int simd)
         {
-            public readonly HostGemm Gemm = new(simd, maxThreads: 1);
+            public readonly HostGemm Gemm = new(simd);
             public readonly PinnedBuffer A = new(), Out = new(), Col = new(), Partial = new(), Runs = new(), Copy = new();
         }
 
@@ -60,7 +60,7 @@ public sealed partial class Kernels
         {
             this.owner = owner;
             int simd = owner.HostGemmSimd;
-            workers = new WorkerState[Math.Max(1, Environment.ProcessorCount)];
+            workers = new WorkerState[owner.Pool.Threads];
             for (int t = 0; t < workers.Length; t++)
                 workers[t] = new WorkerState(simd);
             body = Worker;
@@ -91,7 +91,7 @@ public sealed partial class Kernels
             if (activeWorkers == 1)
                 Worker(0);
             else
-                Parallel.For(0, activeWorkers, body);
+                owner.Pool.Run(activeWorkers, body);
             if (pass == ConvPass.BackwardWeight && activeWorkers > 1)
                 SumPartials();
             pa = pb = pc = pbias = null;
@@ -139,7 +139,7 @@ public sealed partial class Kernels
         /// </summary>
         private void FullyConnected()
         {
-            var gemm = owner.hostGemm ??= new HostGemm(HostGemm.BestSimd);
+            var gemm = owner.hostGemm ??= new HostGemm(HostGemm.BestSimd, owner.Pool);
             int K = s.Patch;
             switch (pass)
             {

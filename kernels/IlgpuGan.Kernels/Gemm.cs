@@ -87,14 +87,14 @@ public sealed partial class Kernels
     /// widest hardware-accelerated width; the tests lower it to cover the fallbacks.</summary>
     internal int HostGemmSimd
     {
-        get => (hostGemm ??= new HostGemm(HostGemm.BestSimd)).Simd;
-        set => hostGemm = new HostGemm(value);
+        get => (hostGemm ??= new HostGemm(HostGemm.BestSimd, Pool)).Simd;
+        set => hostGemm = new HostGemm(value, Pool);
     }
 
     private unsafe void GemmHost(in GemmShape s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
         float alpha, float beta, ArrayView<float> bias)
     {
-        var g = hostGemm ??= new HostGemm(HostGemm.BestSimd);
+        var g = hostGemm ??= new HostGemm(HostGemm.BestSimd, Pool);
         float* pa = a.Length == 0 ? null : HostMemory.Ptr(a);
         float* pb = b.Length == 0 ? null : HostMemory.Ptr(b);
         float* pbias = bias.Length == 0 ? null : HostMemory.Ptr(bias);
@@ -157,6 +157,7 @@ public sealed partial class Kernels
         /// <summary>Lanes of a packed B sliver (the micro-kernel's columns).</summary>
         public int Nr => nr;
         private readonly int threads;
+        private readonly HostPool? pool;
         private readonly PinnedBuffer[] packA, packB;
         private readonly Action<int> body;
         private readonly object gate = new();
@@ -170,14 +171,15 @@ public sealed partial class Kernels
         private readonly PinnedBuffer sharedPack = new();
 
         /// <param name="simd">512, 256 or 0 (see <see cref="BestSimd"/>).</param>
-        /// <param name="maxThreads">Threads one product may use; 1 for a GEMM that runs inside a
-        /// caller's own parallel loop (the convolutions run one per core).</param>
-        public HostGemm(int simd, int maxThreads = 0)
+        /// <param name="pool">The threads a product may use; none for a GEMM that runs inside a
+        /// caller's own parallel pass (the convolutions run one single-threaded GEMM per core).</param>
+        public HostGemm(int simd, HostPool? pool = null)
         {
+            this.pool = pool;
             Simd = simd;
             (mr, nr) = simd switch { 512 => (8, 32), 256 => (6, 16), _ => (1, 1) };
             mc = (128 / mr) * mr;
-            threads = maxThreads > 0 ? maxThreads : Math.Max(1, Environment.ProcessorCount);
+            threads = pool?.Threads ?? 1;
             packA = new PinnedBuffer[threads];
             packB = new PinnedBuffer[threads];
             for (int t = 0; t < threads; t++)
@@ -232,7 +234,7 @@ public sealed partial class Kernels
                 if (workers == 1)
                     Worker(0);
                 else
-                    Parallel.For(0, workers, body);
+                    pool!.Run(workers, body);
                 a = b = c = bias = null;
             }
         }

@@ -79,13 +79,13 @@ public sealed partial class Kernels
 
     /// <summary>Adam over the host's cores, SIMD, with the same IEEE operations as <see cref="Adam"/>
     /// (no fused multiply-adds), so results equal the scalar form bit for bit.</summary>
-    private static unsafe void HostAdam(ArrayView<float> pv, ArrayView<float> gv, ArrayView<float> mv, ArrayView<float> vv, AdamArgs a)
+    private unsafe void HostAdam(ArrayView<float> pv, ArrayView<float> gv, ArrayView<float> mv, ArrayView<float> vv, AdamArgs a)
     {
         float* p = HostMemory.Ptr(pv), g = HostMemory.Ptr(gv), m = HostMemory.Ptr(mv), v = HostMemory.Ptr(vv);
         int n = (int)pv.Length;
         const int Chunk = 1 << 16;
         if (n <= Chunk) { HostAdamRange(p, g, m, v, 0, n, a); return; }
-        Parallel.For(0, (n + Chunk - 1) / Chunk, c => HostAdamRange(p, g, m, v, c * Chunk, Math.Min(n, (c + 1) * Chunk), a));
+        Pool.Run((n + Chunk - 1) / Chunk, c => HostAdamRange(p, g, m, v, c * Chunk, Math.Min(n, (c + 1) * Chunk), a));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

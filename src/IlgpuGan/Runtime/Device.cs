@@ -189,6 +189,7 @@ public sealed class Device : IDisposable
         disposed = true;
         Tape.Dispose();
         Pool.Dispose();
+        Kernels.Dispose();
         if (ownsAccelerator) Accelerator.Dispose();
         ownedContext?.Dispose();
     }
