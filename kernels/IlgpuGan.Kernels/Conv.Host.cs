@@ -104,7 +104,8 @@ public sealed partial class Kernels
             if (pass == ConvPass.Forward)
             {
                 var w = new MatrixPanel(pb, s.Patch, lanesAreColumns: false);
-                gemm.PackA(s.Co, s.Patch, ref w, packedWeights.Get(gemm.PackedALength(s.Co, s.Patch)));
+                float* dst = packedWeights.Get(gemm.PackedALength(s.Co, s.Patch));
+                ParallelPack(s.Co, s.Patch, w, dst);
             }
             else if (pass == ConvPass.BackwardData)
             {
@@ -112,7 +113,7 @@ public sealed partial class Kernels
                 if (!phased)                 // W^T (Ci Kh Kw, Co): W's columns as rows
                 {
                     var wt = new MatrixPanel(pb, s.Patch, lanesAreColumns: true);
-                    gemm.PackA(s.Patch, s.Co, ref wt, packedWeights.Get(gemm.PackedALength(s.Patch, s.Co)));
+                    ParallelPack(s.Patch, s.Co, wt, packedWeights.Get(gemm.PackedALength(s.Patch, s.Co)));
                     return;
                 }
                 var phases = geo.Phases;
@@ -120,16 +121,26 @@ public sealed partial class Kernels
                     phaseWeightOffset = new int[phases.Length + 1];
                 for (int i = 0; i < phases.Length; i++)
                     phaseWeightOffset[i + 1] = phaseWeightOffset[i] + gemm.PackedALength(s.Ci, s.Co * phases[i].Taps);
-                float* dst = packedWeights.Get(Math.Max(1, phaseWeightOffset[phases.Length]));
+                float* all = packedWeights.Get(Math.Max(1, phaseWeightOffset[phases.Length]));
                 for (int i = 0; i < phases.Length; i++)
                 {
                     var ph = phases[i];
-                    if (ph.Taps == 0)
-                        continue;
-                    var wp = new PhaseWeightPanel(pb, s.Ci, s.Kh * s.Kw, ph.TapPtr, ph.Taps);
-                    gemm.PackA(s.Ci, s.Co * ph.Taps, ref wp, dst + phaseWeightOffset[i]);
+                    if (ph.Taps > 0)
+                        ParallelPack(s.Ci, s.Co * ph.Taps, new PhaseWeightPanel(pb, s.Ci, s.Kh * s.Kw, ph.TapPtr, ph.Taps),
+                            all + phaseWeightOffset[i]);
                 }
             }
+        }
+
+        /// <summary>Packs weights (M x K) on all the workers: a layer's weights are megabytes.</summary>
+        private void ParallelPack<TA>(int m, int k, TA src, float* dst) where TA : struct, IPanelSource
+        {
+            var gemm = workers[0].Gemm;
+            int parts = (long)m * k < 1 << 16 ? 1 : owner.Pool.Threads;
+            if (parts == 1)
+                gemm.PackA(m, k, ref src, dst, 0, 1);
+            else
+                owner.Pool.Run(parts, part => { var panel = src; gemm.PackA(m, k, ref panel, dst, part, parts); });
         }
 
         /// <summary>

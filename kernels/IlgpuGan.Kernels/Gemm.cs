@@ -456,15 +456,21 @@ public sealed partial class Kernels
         /// operand used by many products (a convolution's weights across the chunks of a batch) is
         /// packed once.
         /// </summary>
-        public void PackA<TA>(int m, int k, ref TA src, float* dst) where TA : struct, IPanelSource
+        public void PackA<TA>(int m, int k, ref TA src, float* dst) where TA : struct, IPanelSource =>
+            PackA(m, k, ref src, dst, 0, 1);
+
+        /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of <see cref="PackA{TA}(int, int, ref TA, float*)"/>
+        /// (a contiguous range of its MR-row slivers), so that several threads can pack one operand.</summary>
+        public void PackA<TA>(int m, int k, ref TA src, float* dst, int part, int parts) where TA : struct, IPanelSource
         {
-            int mPad = (m + mr - 1) / mr * mr;
+            int mPad = (m + mr - 1) / mr * mr, slivers = mPad / mr;
+            int q0 = (int)((long)slivers * part / parts), q1 = (int)((long)slivers * (part + 1) / parts);
             for (int p0 = 0; p0 < k; p0 += KC)
             {
                 int kc = Math.Min(KC, k - p0);
                 float* block = dst + (nint)p0 * mPad;
-                for (int i = 0, q = 0; i < m; i += mr, q++)
-                    src.Pack(p0, kc, i, Math.Min(mr, m - i), mr, block + (nint)q * kc * mr);
+                for (int q = q0; q < q1; q++)
+                    src.Pack(p0, kc, q * mr, Math.Min(mr, m - q * mr), mr, block + (nint)q * kc * mr);
             }
         }
 
