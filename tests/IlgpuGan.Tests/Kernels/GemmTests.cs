@@ -44,9 +44,10 @@ public sealed class GemmTests
 
     /// <summary>Runs one GEMM through <paramref name="kernels"/> and checks it against the reference:
     /// relative L2 error at most <paramref name="tolerance"/>. With <paramref name="roundInputs"/>
-    /// the reference multiplies A and B rounded by it (e.g. to TF32). Returns the error.</summary>
+    /// the reference multiplies A and B rounded by it (e.g. to TF32), and <paramref name="exactError"/>
+    /// receives the error against the unrounded reference. Returns the error.</summary>
     internal static double Check(global::IlgpuGan.Kernels.Kernels kernels, GemmShape s, float alpha, float beta, bool withBias, int seed,
-        Func<float, float>? roundInputs = null, double tolerance = 1e-5)
+        Func<float, float>? roundInputs = null, double tolerance = 1e-5, Action<double>? exactError = null)
     {
         var rng = new Random(seed);
         var a = Random(rng, Math.Max(1, Stored(s.TransA ? s.K : s.M, s.TransA ? s.M : s.K, s.Lda)));
@@ -77,6 +78,8 @@ public sealed class GemmTests
 
         double rel = Support.Compare.RelativeError(got, expected.Select(v => (float)v).ToArray());
         Assert.True(rel <= tolerance, $"relative L2 error {rel:E2} > {tolerance:E1} for {s}, alpha={alpha}, beta={beta}, bias={withBias}");
+        if (roundInputs is not null && exactError is not null)
+            exactError(Support.Compare.RelativeError(got, Reference(s, a, b, c, alpha, beta, bias)));
         return rel;
     }
 

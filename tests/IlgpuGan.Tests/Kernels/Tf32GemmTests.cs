@@ -46,8 +46,8 @@ public sealed class Tf32GemmTests
         }
     }
 
-    /// <summary>The TF32 kernel with emulated <c>mma.sync</c> on the simulated GPU, tiny odd shapes
-    /// (a warp shuffle there costs about as much as a barrier): equal to the reference on
+    /// <summary>The TF32 kernel with emulated <c>mma.sync</c> on the simulated GPU, a tiny odd shape
+    /// (each emulated instruction costs 32 simulated warp shuffles): equal to the reference on
     /// TF32-rounded operands, within the TF32 tolerance of the exact one, and measurably rounded.</summary>
     [Theory]
     [MemberData(nameof(GemmTests.Transposes), MemberType = typeof(GemmTests))]
@@ -56,10 +56,12 @@ public sealed class Tf32GemmTests
         using var context = Context.Create(b => b.CPU(CPUDevice.Nvidia).EnableAlgorithms());
         using var accelerator = context.CreateCPUAccelerator(0);
         var kernels = new global::IlgpuGan.Kernels.Kernels(accelerator, KernelVariant.Gpu) { GpuGemmOverride = GpuGemmKernel.Tf32 };
-        Func<float, float> tf32 = global::IlgpuGan.Kernels.Kernels.RoundToTf32;
-        GemmTests.Check(kernels, GemmShape.Dense(20, 24, 12, ta, tb), 1f, 0f, false, 30, tf32, RoundedReferenceTolerance);
-        GemmTests.Check(kernels, GemmTests.Strided(33, 17, 21, ta, tb, 1), -1.5f, 0.75f, true, 31, tf32, RoundedReferenceTolerance);
-        double exact = GemmTests.Check(kernels, GemmShape.Dense(20, 24, 12, ta, tb), 1f, 0f, false, 30, null, Tf32Tolerance);
+        // One block, two k8 slices (K = 11: a tail of zeros), rows and columns past the edge, strided,
+        // alpha, beta and bias: about 6 s per transpose on the simulator.
+        double exact = 0;
+        GemmTests.Check(kernels, GemmTests.Strided(19, 13, 11, ta, tb, 1), -1.5f, 0.75f, true, 31,
+            global::IlgpuGan.Kernels.Kernels.RoundToTf32, RoundedReferenceTolerance, e => exact = e);
+        Assert.True(exact <= Tf32Tolerance, $"error {exact:E2} against the exact reference");
         Assert.True(exact > 1e-5, $"error {exact:E2} against the exact reference: the operands were not rounded to TF32");
     }
 
