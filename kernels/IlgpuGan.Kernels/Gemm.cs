@@ -797,7 +797,8 @@ public sealed partial class Kernels
 
     // ---------------------------------------------------------------------------------------------
     // GPU variant: shared-memory tiled ILGPU kernel, 64 x 64 tile of C per group of 256 threads,
-    // K in steps of 16, each thread accumulating 4 x 4 outputs in registers.
+    // K in steps of 16, each thread accumulating 4 x 4 outputs in registers. The host dispatch
+    // (GemmGpu) and the larger kernels are in Gemm.Gpu.cs (128 x 128 FP32) and Gemm.Tf32.cs.
     // ---------------------------------------------------------------------------------------------
 
     private const int GemmTile = 64, GemmTileK = 16;
@@ -810,24 +811,6 @@ public sealed partial class Kernels
     }
 
     private Action<KernelConfig, GemmArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>? gemmTiled;
-
-    private void GemmGpu(in GemmShape s, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c,
-        float alpha, float beta, ArrayView<float> bias)
-    {
-        gemmTiled ??= Load<GemmArgs, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>>(GemmTiledKernel);
-        int tilesM = (s.M + GemmTile - 1) / GemmTile, tilesN = (s.N + GemmTile - 1) / GemmTile;
-        var args = new GemmArgs
-        {
-            M = s.M, N = s.N, K = s.K, Lda = s.Lda, Ldb = s.Ldb, Ldc = s.Ldc,
-            TransA = s.TransA ? 1 : 0, TransB = s.TransB ? 1 : 0, HasBias = bias.Length != 0 ? 1 : 0,
-            TilesN = tilesN, Alpha = alpha, Beta = beta,
-        };
-        // Empty views are passed as a placeholder that is never read (C is non-empty here).
-        var ua = a.Length != 0 ? a : c;
-        var ub = b.Length != 0 ? b : c;
-        var ubias = bias.Length != 0 ? bias : c;
-        gemmTiled(new KernelConfig(checked(tilesM * tilesN), GroupSize), args, ua, ub, c, ubias);
-    }
 
     /// <summary>
     /// One group (256 threads) per 64 x 64 tile of C. Per K step of 16 the group stages op(A) and op(B)

@@ -46,6 +46,7 @@ public sealed partial class Kernels
             throw new ArgumentException("The host variant needs CPU-accelerator memory.", nameof(variant));
         // Enough groups to fill the device a few times over; grid-stride loops cover the rest.
         maxGroups = Math.Max(1, accelerator.NumMultiprocessors * Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / GroupSize) * 4);
+        AllowTf32 = Tf32FromEnvironment();
     }
 
     /// <summary>The variant measured to be fastest on each backend (DEVELOPERS.md).</summary>

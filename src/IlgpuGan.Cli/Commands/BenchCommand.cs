@@ -19,9 +19,10 @@ public static class BenchCommand
         };
         var accelerator = new Option<string?>("--accelerator", "-a") { Description = "cpu, opencl, cuda or auto (default: $ILGPUGAN_ACCELERATOR, else the best present).", HelpName = "kind" };
         var steps = new Option<int>("--steps") { Description = "Timed training steps per GAN workload (default: as torch_workloads.py: CPU 20, W-DCGAN64 5; GPU 100).", DefaultValueFactory = _ => 0 };
+        var tf32 = new Option<bool>("--tf32") { Description = "Run GEMMs on TF32 tensor cores where supported (CUDA, compute capability 8.0+; about 3e-4 relative error instead of FP32's ~1e-6). Also $ILGPUGAN_TF32=1." };
         var cmd = new Command("bench", "Time the shared benchmark workloads (medians, device synchronised before every clock read).")
         {
-            names, accelerator, steps,
+            names, accelerator, steps, tf32,
         };
         cmd.SetAction(parse =>
         {
@@ -31,6 +32,12 @@ public static class BenchCommand
                     throw new CliException($"unknown workload '{name}'; expected one of {string.Join(", ", Benchmarks.Names)}");
             if (parse.GetValue(steps) < 0) throw new CliException("--steps must be positive");
             using var device = Device.Create(Device.ParseKind(parse.GetValue(accelerator)), seed: 1);
+            if (parse.GetValue(tf32))
+            {
+                device.Kernels.AllowTf32 = true;
+                if (!device.Kernels.UsesTf32)
+                    Console.Error.WriteLine("warning: --tf32 ignored: TF32 tensor cores need a CUDA device of compute capability 8.0 or later; GEMMs stay FP32");
+            }
             Console.WriteLine($"# ilgpu-gan bench device={device} cores={Environment.ProcessorCount} date={DateTime.UtcNow:yyyy-MM-dd}");
             Benchmarks.Run(device, chosen, Console.Out, parse.GetValue(steps));
             return ExitCodes.Ok;

@@ -61,8 +61,10 @@ public sealed class Device : IDisposable
         Random = new Generator(seed);
     }
 
-    /// <summary>A one-line description: backend, device name and kernel variant.</summary>
-    public override string ToString() => $"{Kind.ToString().ToLowerInvariant()} ({Accelerator.Name}, {Kernels.Variant} kernels)";
+    /// <summary>A one-line description: backend, device name, kernel variant, and whether GEMMs run
+    /// on TF32 tensor cores (<see cref="IlgpuGan.Kernels.Kernels.AllowTf32"/>).</summary>
+    public override string ToString() =>
+        $"{Kind.ToString().ToLowerInvariant()} ({Accelerator.Name}, {Kernels.Variant} kernels{(Kernels.UsesTf32 ? ", TF32 GEMM" : "")})";
 
     /// <summary>
     /// Picks an accelerator: the one forced by <paramref name="kind"/> (or, when that is Auto, by

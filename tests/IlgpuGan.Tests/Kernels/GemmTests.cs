@@ -42,8 +42,12 @@ public sealed class GemmTests
 
     private static int Stored(int rows, int cols, int ld) => rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols;
 
-    /// <summary>Runs one GEMM through <paramref name="kernels"/> and checks it against the reference.</summary>
-    private static void Check(global::IlgpuGan.Kernels.Kernels kernels, GemmShape s, float alpha, float beta, bool withBias, int seed)
+    /// <summary>Runs one GEMM through <paramref name="kernels"/> and checks it against the reference:
+    /// relative L2 error at most <paramref name="tolerance"/>. With <paramref name="roundInputs"/>
+    /// the reference multiplies A and B rounded by it (e.g. to TF32), and <paramref name="exactError"/>
+    /// receives the error against the unrounded reference. Returns the error.</summary>
+    internal static double Check(global::IlgpuGan.Kernels.Kernels kernels, GemmShape s, float alpha, float beta, bool withBias, int seed,
+        Func<float, float>? roundInputs = null, double tolerance = 1e-5, Action<double>? exactError = null)
     {
         var rng = new Random(seed);
         var a = Random(rng, Math.Max(1, Stored(s.TransA ? s.K : s.M, s.TransA ? s.M : s.K, s.Lda)));
@@ -58,7 +62,8 @@ public sealed class GemmTests
                     c[i * s.Ldc + j] = float.NaN;
         }
         var bias = withBias ? Random(rng, s.N) : null;
-        var expected = Reference(s, a, b, c, alpha, beta, bias);
+        var expected = roundInputs is null ? Reference(s, a, b, c, alpha, beta, bias)
+            : Reference(s, a.Select(roundInputs).ToArray(), b.Select(roundInputs).ToArray(), c, alpha, beta, bias);
 
         var acc = kernels.Accelerator;
         using var da = acc.Allocate1D(a);
@@ -72,10 +77,13 @@ public sealed class GemmTests
         var got = dc.GetAsArray1D();
 
         double rel = Support.Compare.RelativeError(got, expected.Select(v => (float)v).ToArray());
-        Assert.True(rel <= 1e-5, $"relative L2 error {rel:E2} for {s}, alpha={alpha}, beta={beta}, bias={withBias}");
+        Assert.True(rel <= tolerance, $"relative L2 error {rel:E2} > {tolerance:E1} for {s}, alpha={alpha}, beta={beta}, bias={withBias}");
+        if (roundInputs is not null && exactError is not null)
+            exactError(Support.Compare.RelativeError(got, Reference(s, a, b, c, alpha, beta, bias)));
+        return rel;
     }
 
-    private static GemmShape Strided(int m, int n, int k, bool ta, bool tb, int pad) =>
+    internal static GemmShape Strided(int m, int n, int k, bool ta, bool tb, int pad) =>
         new(m, n, k, ta, tb, (ta ? m : k) + pad, (tb ? k : n) + pad + 1, n + pad + 2);
 
     public static TheoryData<bool, bool> Transposes => new() { { false, false }, { false, true }, { true, false }, { true, true } };
@@ -167,6 +175,39 @@ public sealed class GemmTests
         foreach (var b in Support.Backends.Names)
             if (b is not ("cpu" or "cpu-gpu-kernels")) data.Add(b);
         return data;
+    }
+
+    /// <summary>The 128 x 128 FP32 kernel (forced; the host picks it only for large products) on the
+    /// simulated GPU: every small shape, dense and strided, alpha/beta/bias, odd shapes over one and
+    /// two tiles and K tails in every transpose form.</summary>
+    [Theory]
+    [MemberData(nameof(Transposes))]
+    public void Gpu128KernelMatchesReference(bool ta, bool tb)
+    {
+        using var context = Context.Create(b => b.CPU(CPUDevice.Nvidia).EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        var kernels = new global::IlgpuGan.Kernels.Kernels(accelerator, KernelVariant.Gpu) { GpuGemmOverride = GpuGemmKernel.Tile128 };
+        CheckAll(kernels, ta, tb);
+        Check(kernels, Strided(129, 130, 19, ta, tb, 2), 1f, 0.5f, true, 20);
+        Check(kernels, GemmShape.Dense(127, 65, 8, ta, tb), -0.5f, 0f, true, 21);
+        Check(kernels, GemmShape.Dense(5, 6, 0, ta, tb), 1f, 0.5f, true, 22);
+    }
+
+    /// <summary>The host picks the 64 x 64 tile for small products and the 128 x 128 one when a
+    /// product has a 128 x 128 tile for every multiprocessor (both sides over 64).</summary>
+    [Fact]
+    public void HostPicksTheGpuTileByShape()
+    {
+        using var context = Context.Create(b => b.CPU(CPUDevice.Nvidia).EnableAlgorithms());
+        using var accelerator = context.CreateCPUAccelerator(0);
+        var kernels = new global::IlgpuGan.Kernels.Kernels(accelerator, KernelVariant.Gpu);
+        int sms = accelerator.NumMultiprocessors;
+        Assert.Equal(GpuGemmKernel.Tile64, kernels.GpuGemmKernelFor(GemmShape.Dense(64, 4096, 64)));
+        Assert.Equal(GpuGemmKernel.Tile64, kernels.GpuGemmKernelFor(GemmShape.Dense(4096, 64, 64)));
+        Assert.Equal(GpuGemmKernel.Tile128, kernels.GpuGemmKernelFor(GemmShape.Dense(128, 128 * sms, 64)));
+        if (sms > 1)
+            Assert.Equal(GpuGemmKernel.Tile64, kernels.GpuGemmKernelFor(GemmShape.Dense(128, 128 * (sms - 1), 64)));
+        Assert.Equal(GpuGemmKernel.Tile128, kernels.GpuGemmKernelFor(GemmShape.Dense(4096, 4096, 4096)));
     }
 
     [Fact]
