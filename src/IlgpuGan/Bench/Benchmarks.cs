@@ -20,7 +20,8 @@ public static class Benchmarks
     public static void Run(Device device, IEnumerable<string> names, TextWriter output, int steps = 0)
     {
         string dev = device.Kind.ToString().ToLowerInvariant();
-        bool cpu = device.Kind == AcceleratorKind.Cpu;
+        // A CPU, or an OpenCL CPU device (PoCL): WORKLOADS.md's CPU sizes and step counts.
+        bool cpu = device.Kind == AcceleratorKind.Cpu || device.Kernels.Variant == IlgpuGan.Kernels.KernelVariant.ClCpu;
         foreach (var name in names)
         {
             string upper = name.ToUpperInvariant();
