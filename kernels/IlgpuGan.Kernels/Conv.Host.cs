@@ -16,8 +16,8 @@ public sealed partial class Kernels
     private HostConv? hostConv;
 
     /// <summary>
-    /// The host convolutions. The batch is cut into chunks of nb samples (about 256 GEMM columns);
-    /// worker t of T takes chunks t, t + T, ... (a fixed assignment, so results never depend on
+    /// The host convolutions. Worker t of T owns the t-th of T equal ranges of the batch, cut into
+    /// chunks of at most nb samples (about 256 GEMM columns) (a fixed assignment, so results never depend on
     /// timing) and runs single-threaded implicit GEMMs, P = Ho Wo, Q = Hi Wi:
     ///   forward:         Y (Co, nb P)  = W (Co, Ci Kh Kw) im2col(x)
     ///   backward data:   per phase (the input pixels (hi, wi) with the same (hi + pad, wi + pad)
@@ -54,7 +54,7 @@ public sealed partial class Kernels
         private Geometry geo = null!;
         private bool phased;
         private int[] phaseWeightOffset = [];
-        private int nb, chunks, activeWorkers;
+        private int nb, activeWorkers;
 
         public HostConv(Kernels owner)
         {
@@ -85,9 +85,7 @@ public sealed partial class Kernels
             PackWeights();
             int P = s.OutPixels, T = workers.Length;
             nb = Math.Clamp((TargetColumns + P - 1) / P, 1, s.N);
-            nb = Math.Min(nb, Math.Max(1, (s.N + T - 1) / T));           // every core gets a chunk
-            chunks = (s.N + nb - 1) / nb;
-            activeWorkers = Math.Min(T, chunks);
+            activeWorkers = Math.Min(T, s.N);
             if (activeWorkers == 1)
                 Worker(0);
             else
@@ -172,9 +170,13 @@ public sealed partial class Kernels
         {
             var ws = workers[t];
             bool first = true;
-            for (int chunk = t; chunk < chunks; chunk += activeWorkers)
+            // Worker t owns samples [lo, hi) (the batch split evenly over the workers), cut into
+            // nearly equal chunks of at most nb samples.
+            int lo = (int)((long)s.N * t / activeWorkers), hi = (int)((long)s.N * (t + 1) / activeWorkers);
+            int chunks = (hi - lo + nb - 1) / nb;
+            for (int chunk = 0; chunk < chunks; chunk++)
             {
-                int n0 = chunk * nb, count = Math.Min(nb, s.N - n0);
+                int n0 = lo + (int)((long)(hi - lo) * chunk / chunks), count = lo + (int)((long)(hi - lo) * (chunk + 1) / chunks) - n0;
                 switch (pass)
                 {
                     case ConvPass.Forward: Forward(ws, n0, count); break;
