@@ -20,19 +20,13 @@ public sealed partial class Kernels
     /// chunks of at most nb samples (about 256 GEMM columns) (a fixed assignment, so results never depend on
     /// timing) and runs single-threaded implicit GEMMs, P = Ho Wo, Q = Hi Wi:
     ///   forward:         Y (Co, nb P)  = W (Co, Ci Kh Kw) im2col(x)
-    ///   backward data:   per phase (the input pixels (hi, wi) with the same (hi + pad, wi + pad)
-    ///                    mod stride, which meet the same kernel taps), gX_phase (Ci, nb Q_phase)
-    ///                    = W_phase (Ci, Co taps) im2col_phase(gY): a strided transposed
-    ///                    convolution split into stride^2 small convolutions, each gx written once;
-    ///                    with few input channels (Ci &lt; 8), gcol = W^T gY and col2im instead
+    ///   backward data:   gcol (Ci Kh Kw, nb P) = W^T gY, then col2im adds it onto gx
     ///   backward weight: gW (Co, Ci Kh Kw) += gY im2col(x)^T (per worker, summed in worker order)
     /// The weights are packed once per call and shared by the workers.
     /// </summary>
     private sealed unsafe class HostConv
     {
         private const int TargetColumns = 256;
-        /// <summary>Backward data splits into phases from this many input channels (one micro-kernel's rows) up.</summary>
-        private const int PhaseMinChannels = 8;
 
         private readonly Kernels owner;
         private readonly WorkerState[] workers;
@@ -52,8 +46,6 @@ public sealed partial class Kernels
         private float* pa, pb, pc, pbias;
         private float beta;
         private Geometry geo = null!;
-        private bool phased;
-        private int[] phaseWeightOffset = [];
         private int nb, activeWorkers;
 
         public HostConv(Kernels owner)
@@ -95,7 +87,7 @@ public sealed partial class Kernels
             pa = pb = pc = pbias = null;
         }
 
-        /// <summary>Packs the weights once for all chunks: W for forward; per phase W_phase (or W^T) for backward data.</summary>
+        /// <summary>Packs the weights once for all chunks: W for forward, W^T for backward data.</summary>
         private void PackWeights()
         {
             var gemm = workers[0].Gemm;
@@ -105,28 +97,10 @@ public sealed partial class Kernels
                 float* dst = packedWeights.Get(gemm.PackedALength(s.Co, s.Patch));
                 ParallelPack(s.Co, s.Patch, w, dst);
             }
-            else if (pass == ConvPass.BackwardData)
+            else if (pass == ConvPass.BackwardData)    // W^T (Ci Kh Kw, Co): W's columns as rows
             {
-                phased = s.Ci >= PhaseMinChannels;
-                if (!phased)                 // W^T (Ci Kh Kw, Co): W's columns as rows
-                {
-                    var wt = new MatrixPanel(pb, s.Patch, lanesAreColumns: true);
-                    ParallelPack(s.Patch, s.Co, wt, packedWeights.Get(gemm.PackedALength(s.Patch, s.Co)));
-                    return;
-                }
-                var phases = geo.Phases;
-                if (phaseWeightOffset.Length < phases.Length + 1)
-                    phaseWeightOffset = new int[phases.Length + 1];
-                for (int i = 0; i < phases.Length; i++)
-                    phaseWeightOffset[i + 1] = phaseWeightOffset[i] + gemm.PackedALength(s.Ci, s.Co * phases[i].Taps);
-                float* all = packedWeights.Get(Math.Max(1, phaseWeightOffset[phases.Length]));
-                for (int i = 0; i < phases.Length; i++)
-                {
-                    var ph = phases[i];
-                    if (ph.Taps > 0)
-                        ParallelPack(s.Ci, s.Co * ph.Taps, new PhaseWeightPanel(pb, s.Ci, s.Kh * s.Kw, ph.TapPtr, ph.Taps),
-                            all + phaseWeightOffset[i]);
-                }
+                var wt = new MatrixPanel(pb, s.Patch, lanesAreColumns: true);
+                ParallelPack(s.Patch, s.Co, wt, packedWeights.Get(gemm.PackedALength(s.Patch, s.Co)));
             }
         }
 
@@ -180,8 +154,7 @@ public sealed partial class Kernels
                 switch (pass)
                 {
                     case ConvPass.Forward: Forward(ws, n0, count); break;
-                    case ConvPass.BackwardData when phased: BackwardDataPhased(ws, n0, count); break;
-                    case ConvPass.BackwardData: BackwardDataCol2Im(ws, n0, count); break;
+                    case ConvPass.BackwardData: BackwardData(ws, n0, count); break;
                     default: BackwardWeight(ws, t, n0, count, first); break;
                 }
                 first = false;
@@ -213,35 +186,8 @@ public sealed partial class Kernels
             }
         }
 
-        /// <summary>gx[n0 .. n0 + count) phase by phase: gX_phase = W_phase im2col_phase(gY) (+ bias + beta gx).</summary>
-        private void BackwardDataPhased(WorkerState ws, int n0, int count)
-        {
-            int P = s.OutPixels, Q = s.InPixels;
-            var gemm = ws.Gemm;
-            var win = geo.Backward;
-            float* copy = ws.Copy.Get(win.Length(count, s.Co));
-            win.Build(pa + (long)n0 * s.Co * P, count, s.Co, copy);
-            float* gx = pc + (long)n0 * s.Ci * Q;
-            float* w = packedWeights.Get(0);
-            var phases = geo.Phases;
-            for (int i = 0; i < phases.Length; i++)
-            {
-                var ph = phases[i];
-                int cols = count * ph.Pixels;
-                float* tmp = null;
-                if (ph.Taps > 0)
-                {
-                    tmp = ws.Out.Get(s.Ci * cols);
-                    var b = new Im2ColPanel(copy, win.ChannelStride, s.Co * win.ChannelStride, ph.Reads,
-                        (int*)ws.Runs.Get(3 * gemm.Nr));
-                    gemm.RunPacked(s.Ci, cols, s.Co * ph.Taps, w + phaseWeightOffset[i], ref b, tmp, cols, 0f, null);
-                }
-                ScatterPhase(tmp, gx, count, s.Ci, ph.Pixels, Q, ph.PixelPtr, beta, pbias);
-            }
-        }
-
-        /// <summary>Few input channels: gcol (Ci Kh Kw, count P) = W^T gY, then col2im adds it onto gx.</summary>
-        private void BackwardDataCol2Im(WorkerState ws, int n0, int count)
+        /// <summary>gx[n0 .. n0 + count): gcol (Ci Kh Kw, count P) = W^T gY, then col2im adds it onto gx (+ bias + beta gx).</summary>
+        private void BackwardData(WorkerState ws, int n0, int count)
         {
             int P = s.OutPixels, cols = count * P;
             var b = new ImagePanel(pa + (long)n0 * s.Co * P, s.Co, P, lanesAreChannels: false);
@@ -302,9 +248,6 @@ public sealed partial class Kernels
         /// tap (kh, kw) reads x[ho stride + kh - pad, wo stride + kw - pad].</summary>
         public readonly Window Forward;
         public readonly Reads ForwardReads;
-        /// <summary>How the backward-data phases read gy (stride 1 in each phase).</summary>
-        public readonly Window Backward;
-        public readonly Phase[] Phases;
 
         public Geometry(ConvShape s)
         {
@@ -325,26 +268,6 @@ public sealed partial class Kernels
             var ew = Enumerable.Range(0, s.Kw).Select(k => k - s.Pad).ToArray();
             Forward = new Window(s.Stride, s.Hi, s.Wi, [(s.Ho, s.Wo, eh, ew)]);
             ForwardReads = Forward.ReadsOf(s.Ho, s.Wo, eh, ew);
-
-            // Backward data: phase (rh, rw) holds the input pixels hi = hi0 + stride hp with
-            // (hi0 + pad) mod stride = rh; tap kh (kh mod stride = rh) reaches them from gy row
-            // hp + (hi0 + pad - kh) / stride.
-            var grids = new List<(int Rh, int Rw, int[] Hs, int[] Ws, int[] Khs, int[] Kws, int[] Dh, int[] Dw)>();
-            for (int rh = 0; rh < s.Stride; rh++)
-                for (int rw = 0; rw < s.Stride; rw++)
-                {
-                    int st = s.Stride, pad = s.Pad;
-                    var hs = Enumerable.Range(0, s.Hi).Where(h => (h + pad) % st == rh).ToArray();
-                    var ws = Enumerable.Range(0, s.Wi).Where(w => (w + pad) % st == rw).ToArray();
-                    if (hs.Length == 0 || ws.Length == 0)
-                        continue;
-                    var khs = Enumerable.Range(0, s.Kh).Where(k => k % st == rh).ToArray();
-                    var kws = Enumerable.Range(0, s.Kw).Where(k => k % st == rw).ToArray();
-                    grids.Add((rh, rw, hs, ws, khs, kws,
-                        khs.Select(k => (hs[0] + pad - k) / st).ToArray(), kws.Select(k => (ws[0] + pad - k) / st).ToArray()));
-                }
-            Backward = new Window(1, s.Ho, s.Wo, grids.Select(g => (g.Hs.Length, g.Ws.Length, g.Dh, g.Dw)).ToArray());
-            Phases = grids.Select(g => new Phase(s, g.Hs, g.Ws, g.Khs, g.Kws, Backward.ReadsOf(g.Hs.Length, g.Ws.Length, g.Dh, g.Dw))).ToArray();
         }
     }
 
@@ -462,41 +385,6 @@ public sealed partial class Kernels
     }
 
     /// <summary>
-    /// One phase of a backward-data pass: the input pixels (hi, wi) with (hi + pad) mod stride = rh
-    /// and (wi + pad) mod stride = rw. Exactly the kernel taps (kh, kw) with kh mod stride = rh and
-    /// kw mod stride = rw reach them, from output pixel ((hi + pad - kh) / stride, (wi + pad - kw) / stride).
-    /// </summary>
-    private sealed unsafe class Phase
-    {
-        public readonly int Taps, Pixels;
-        /// <summary>Tap indices kh Kw + kw of the phase's taps.</summary>
-        public readonly int* TapPtr;
-        /// <summary>Entry p: the input offset hi Wi + wi of the phase's pixel p.</summary>
-        public readonly int* PixelPtr;
-        /// <summary>Where the phase reads gy in the backward window's copy.</summary>
-        public readonly Reads Reads;
-        private readonly int[] tapIndex, pixels;
-
-        public Phase(in ConvShape s, int[] hs, int[] ws, int[] khs, int[] kws, Reads reads)
-        {
-            Pixels = hs.Length * ws.Length;
-            Taps = khs.Length * kws.Length;
-            Reads = reads;
-            tapIndex = GC.AllocateArray<int>(Math.Max(1, Taps), pinned: true);
-            pixels = GC.AllocateArray<int>(Math.Max(1, Pixels), pinned: true);
-            for (int i = 0; i < hs.Length; i++)
-                for (int j = 0; j < ws.Length; j++)
-                    pixels[i * ws.Length + j] = hs[i] * s.Wi + ws[j];
-            int t = 0;
-            foreach (int kh in khs)
-                foreach (int kw in kws)
-                    tapIndex[t++] = kh * s.Kw + kw;
-            TapPtr = (int*)Unsafe.AsPointer(ref tapIndex[0]);
-            PixelPtr = (int*)Unsafe.AsPointer(ref pixels[0]);
-        }
-    }
-
-    /// <summary>
     /// im2col as a GEMM B operand, packed straight from a <see cref="Window"/> copy: row k = (c, t)
     /// (channel, tap), column j = (sample, pixel). A sliver's columns fall into a few runs of
     /// consecutive pixels along output rows, each a contiguous run of the copy for every row k, so
@@ -588,27 +476,6 @@ public sealed partial class Kernels
         }
     }
 
-    /// <summary>
-    /// A backward-data phase's weights as a GEMM A operand: lane = input channel ci, k = (co, t) over
-    /// the phase's taps; element w[co, ci, tap[t]] of the stored (Co, Ci, Kh Kw) weights.
-    /// </summary>
-    private readonly unsafe struct PhaseWeightPanel(float* w, int ci, int kernelTaps, int* tapIndex, int taps) : IPanelSource
-    {
-        public void Pack(int k0, int kc, int lane0, int lanes, int width, float* dst)
-        {
-            int co = k0 / taps, t = k0 - co * taps;
-            for (int k = 0; k < kc; k++, dst += width)
-            {
-                float* src = w + ((nint)co * ci + lane0) * kernelTaps + tapIndex[t];
-                for (int l = 0; l < lanes; l++)
-                    dst[l] = src[(nint)l * kernelTaps];
-                for (int l = lanes; l < width; l++)
-                    dst[l] = 0f;
-                if (++t == taps) { t = 0; co++; }
-            }
-        }
-    }
-
     /// <summary>gx = beta gx + the sum of col's entries at the input positions im2col read them from.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Col2Im(in ConvShape s, int* taps, float* col, int count, float* gx, float beta)
@@ -648,28 +515,6 @@ public sealed partial class Kernels
                     for (int i = 0; i < p; i++) d[i] = q[i] + add;
                 else
                     for (int i = 0; i < p; i++) d[i] = q[i] + add + beta * d[i];
-            }
-    }
-
-    /// <summary>
-    /// A phase's pixels of gx (count, C, plane): gx[j, ch, pixel[i]] = src[ch, j pixels + i]
-    /// (0 when src is null: a phase no tap reaches) + bias[ch] + beta gx.
-    /// </summary>
-    private static unsafe void ScatterPhase(float* src, float* gx, int count, int c, int pixels, int plane, int* pixel,
-        float beta, float* bias)
-    {
-        for (int j = 0; j < count; j++)
-            for (int ch = 0; ch < c; ch++)
-            {
-                float* d = gx + ((long)j * c + ch) * plane;
-                float* q = src == null ? null : src + (long)ch * count * pixels + (long)j * pixels;
-                float add = bias == null ? 0f : bias[ch];
-                for (int i = 0; i < pixels; i++)
-                {
-                    float v = (q == null ? 0f : q[i]) + add;
-                    float* o = d + pixel[i];
-                    *o = beta == 0f ? v : v + beta * *o;
-                }
             }
     }
 

@@ -9,8 +9,10 @@ namespace IlgpuGan.Tests.Kernels;
 /// <summary>
 /// The three convolution passes against the direct loops (Kernels.ConvReference), with bias and
 /// beta = 0.5 accumulation, at shapes chosen to take every branch of the host variant: one chunk
-/// (N = 1, the GEMM on all cores), one sample per chunk, several samples per chunk (the gathered
-/// layout), 1x1 outputs (the transposed layout) and kernels that cover the whole input (one GEMM). The GPU-style kernels run the small ones.
+/// (N = 1: one worker), one sample per chunk (written in place), several samples per chunk
+/// (scattered), 1x1 outputs, kernels that cover the whole input (one GEMM over the batch), stride 3
+/// and kernels smaller than the stride (the window copy's planes and borders), and more than one
+/// KC block of K. The GPU-style kernels run the small ones.
 /// </summary>
 [Collection("devices")]
 public sealed class ConvTests
@@ -23,14 +25,13 @@ public sealed class ConvTests
             [1, 3, 12, 12, 5, 3, 1, 1],     // a single chunk
             [4, 4, 34, 34, 6, 4, 2, 1],     // 289 output pixels: one sample per chunk
             [7, 3, 6, 5, 4, 3, 1, 1],       // 30 pixels: several samples per chunk, gathered
-            [9, 5, 5, 5, 3, 4, 2, 0],       // 1x1 output: the transposed layout
+            [9, 5, 5, 5, 3, 4, 2, 0],       // 1x1 output
             [9, 5, 4, 4, 3, 4, 1, 0],       // the kernel covers the input: a fully connected layer
             [5, 2, 9, 11, 3, 5, 3, 2],
-            // Host backward data in phases (Ci >= 8): a partial row sliver (Ci = 10), K = Co taps
-            // over two KC blocks, two samples per chunk.
+            // A partial row sliver (Ci = 10, Co = 70), two samples per chunk.
             [3, 10, 9, 9, 70, 4, 2, 1],
-            [2, 9, 7, 8, 5, 1, 2, 0],       // k < stride: phases no tap reaches (gx = bias there)
-            [4, 12, 10, 10, 6, 5, 3, 2],    // stride 3: phases with 2 or 1 taps per axis
+            [2, 9, 7, 8, 5, 1, 2, 0],       // k < stride: input pixels no tap reaches (gx = bias there)
+            [4, 12, 10, 10, 6, 5, 3, 2],    // stride 3, padding 2: the window copy's planes and borders
             [2, 40, 6, 6, 8, 3, 1, 1],      // Ci Kh Kw = 360: two KC blocks, an edge column sliver
         ];
         var data = new TheoryData<string, int[]>();
