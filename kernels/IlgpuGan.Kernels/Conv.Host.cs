@@ -221,15 +221,17 @@ public sealed partial class Kernels
             gemm.RunPacked(s.Co, s.Patch, cols, a, ref b, dst, s.Patch, be, null);
         }
 
+        /// <summary>gw += the other workers' partial sums, in worker order, split over the cores by range.</summary>
         private void SumPartials()
         {
-            long len = s.WeightLength;
-            for (int t = 1; t < activeWorkers; t++)
+            float* gw = pc;
+            int len = checked((int)s.WeightLength), active = activeWorkers;
+            owner.HostFor(len, (from, to) =>
             {
-                float* part = workers[t].Partial.Get((int)len);
-                for (long i = 0; i < len; i++)
-                    pc[i] += part[i];
-            }
+                var dst = new Span<float>(gw + from, (int)(to - from));
+                for (int t = 1; t < active; t++)
+                    System.Numerics.Tensors.TensorPrimitives.Add(dst, new ReadOnlySpan<float>(workers[t].Partial.Get(len) + from, dst.Length), dst);
+            });
         }
     }
 
