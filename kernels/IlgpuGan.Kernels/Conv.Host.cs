@@ -194,7 +194,9 @@ public sealed partial class Kernels
             float* col = ws.Col.Get(s.Patch * cols);
             ws.Gemm.RunPacked(s.Patch, cols, s.Co, packedWeights.Get(0), ref b, col, cols, 0f, null);
             float* gx = pc + (long)n0 * s.Ci * s.InPixels;
-            Col2Im(s, geo.TapPtr, col, count, gx, beta);
+            var win = geo.Forward;
+            float* copy = ws.Copy.Get(win.Length(count, s.Ci));
+            Col2Im(s, win, geo.ForwardReads, col, count, copy, gx, beta);
             AddChannelBias(gx, count, s.Ci, s.InPixels, pbias);
         }
 
@@ -236,16 +238,11 @@ public sealed partial class Kernels
     }
 
     /// <summary>
-    /// The index tables of one layer geometry (input and output size, kernel, stride, padding), the
-    /// same for every channel and sample, so the gathers need no per-row bookkeeping (DCGAN's rows are
-    /// only 4 to 32 pixels long). Pinned; built once per geometry.
+    /// How one layer geometry (input and output size, kernel, stride, padding) reads its input: the
+    /// same for every channel and sample. Built once per geometry.
     /// </summary>
     private sealed unsafe class Geometry
     {
-        /// <summary>Forward taps: entry t P + p is the input offset hi Wi + wi that output pixel p reads
-        /// through tap t = kh Kw + kw, or -1 in the padding (the col2im path).</summary>
-        public readonly int[] Taps;
-        public readonly int* TapPtr;
         /// <summary>How the forward and weight-gradient passes read x: output pixel (ho, wo) through
         /// tap (kh, kw) reads x[ho stride + kh - pad, wo stride + kw - pad].</summary>
         public readonly Window Forward;
@@ -253,19 +250,6 @@ public sealed partial class Kernels
 
         public Geometry(ConvShape s)
         {
-            int P = s.OutPixels;
-            Taps = GC.AllocateArray<int>(s.Kh * s.Kw * P, pinned: true);
-            for (int kh = 0; kh < s.Kh; kh++)
-                for (int kw = 0; kw < s.Kw; kw++)
-                    for (int ho = 0; ho < s.Ho; ho++)
-                        for (int wo = 0; wo < s.Wo; wo++)
-                        {
-                            int h = ho * s.Stride - s.Pad + kh, w = wo * s.Stride - s.Pad + kw;
-                            Taps[(kh * s.Kw + kw) * P + ho * s.Wo + wo] =
-                                (uint)h < (uint)s.Hi && (uint)w < (uint)s.Wi ? h * s.Wi + w : -1;
-                        }
-            TapPtr = (int*)Unsafe.AsPointer(ref Taps[0]);
-
             var eh = Enumerable.Range(0, s.Kh).Select(k => k - s.Pad).ToArray();
             var ew = Enumerable.Range(0, s.Kw).Select(k => k - s.Pad).ToArray();
             Forward = new Window(s.Stride, s.Hi, s.Wi, [(s.Ho, s.Wo, eh, ew)]);
@@ -362,6 +346,29 @@ public sealed partial class Kernels
                                     dst[v] = row[(v + MinW) * S + rw];
                             }
                             new Span<float>(dst + v1, Wq - v1).Clear();
+                        }
+        }
+
+        /// <summary>The adjoint of <see cref="Build"/>: dst (count, channels, InH, InW) += the copy's
+        /// values at the positions Build took them from (the borders are dropped).</summary>
+        public void AddTo(float* src, int count, int channels, float* dst)
+        {
+            for (int n = 0; n < count * channels; n++, dst += InH * InW)
+                for (int rh = 0; rh < S; rh++)
+                    for (int rw = 0; rw < S; rw++)
+                        for (int u = 0; u < Hq; u++, src += Wq)
+                        {
+                            int ih = (u + MinH) * S + rh;
+                            if ((uint)ih >= (uint)InH)
+                                continue;
+                            float* row = dst + ih * InW;
+                            int v0 = Math.Clamp(FloorDiv(-rw + S - 1, S) - MinW, 0, Wq);
+                            int v1 = Math.Clamp(FloorDiv(InW - 1 - rw, S) - MinW + 1, v0, Wq);
+                            if (S == 1)
+                                AddRun(row + v0 + MinW + rw, src + v0, v1 - v0);
+                            else
+                                for (int v = v0; v < v1; v++)
+                                    row[(v + MinW) * S + rw] += src[v];
                         }
         }
     }
@@ -478,30 +485,52 @@ public sealed partial class Kernels
         }
     }
 
-    /// <summary>gx = beta gx + the sum of col's entries at the input positions im2col read them from.</summary>
+    /// <summary>
+    /// gx = beta gx + the sum of col's entries at the input positions im2col read them from: added
+    /// into a zeroed window copy of gx, where each tap's row of col lands as one contiguous run per
+    /// output row (vector adds), then the copy is added onto gx.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Col2Im(in ConvShape s, int* taps, float* col, int count, float* gx, float beta)
+    private static unsafe void Col2Im(in ConvShape s, Window win, Reads reads, float* col, int count, float* copy,
+        float* gx, float beta)
     {
-        int P = s.OutPixels, T = s.Kh * s.Kw;
+        int P = s.OutPixels, T = reads.Taps, cs = win.ChannelStride;
         long ld = (long)count * P;
-        var all = new Span<float>(gx, checked(count * s.Ci * s.InPixels));
-        if (beta == 0f) all.Clear();
-        else if (beta != 1f) foreach (ref float v in all) v *= beta;
+        new Span<float>(copy, checked(count * s.Ci * cs)).Clear();
         for (int j = 0; j < count; j++)
             for (int ci = 0; ci < s.Ci; ci++)
             {
-                float* gc = gx + ((long)j * s.Ci + ci) * s.InPixels;
+                float* cc = copy + ((long)j * s.Ci + ci) * cs;
                 for (int t = 0; t < T; t++)
                 {
                     float* src = col + (ci * T + t) * ld + (long)j * P;
-                    int* o = taps + t * P;
-                    for (int p = 0; p < P; p++)
-                    {
-                        int q = o[p];
-                        if (q >= 0) gc[q] += src[p];
-                    }
+                    float* dst = cc + reads.Shift[t];
+                    for (int ho = 0; ho < s.Ho; ho++)
+                        AddRun(dst + reads.PixelOffset[ho * s.Wo], src + ho * s.Wo, s.Wo);
                 }
             }
+        var all = new Span<float>(gx, checked(count * s.Ci * s.InPixels));
+        if (beta == 0f) all.Clear();
+        else if (beta != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(all, beta, all);
+        win.AddTo(copy, count, s.Ci, gx);
+    }
+
+    /// <summary>dst[0 .. n) += src[0 .. n).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void AddRun(float* dst, float* src, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16)
+                Vector512.Store(Vector512.Load(dst + i) + Vector512.Load(src + i), dst + i);
+        if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8)
+                Vector256.Store(Vector256.Load(dst + i) + Vector256.Load(src + i), dst + i);
+        if (Vector128.IsHardwareAccelerated)
+            for (; i + 4 <= n; i += 4)
+                Vector128.Store(Vector128.Load(dst + i) + Vector128.Load(src + i), dst + i);
+        for (; i < n; i++)
+            dst[i] += src[i];
     }
 
     /// <summary>dst (count, C, P) = src (C, count P) rearranged, + bias[ch] + beta dst.</summary>
