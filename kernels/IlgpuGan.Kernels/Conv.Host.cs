@@ -32,7 +32,7 @@ public sealed partial class Kernels
         private readonly WorkerState[] workers;
         private readonly Action<int> body;
         private readonly PinnedBuffer packedWeights = new();
-        private readonly Dictionary<(int, int, int, int, int, int, int, int), Geometry> geometries = new();
+        private readonly Dictionary<(int, int, int, int, int, int, int, int), Window> windows = new();
 
         private sealed class WorkerState(int simd)
         {
@@ -45,7 +45,7 @@ public sealed partial class Kernels
         private ConvShape s;
         private float* pa, pb, pc, pbias;
         private float beta;
-        private Geometry geo = null!;
+        private Window win = null!;
         private int nb, activeWorkers;
 
         public HostConv(Kernels owner)
@@ -72,8 +72,8 @@ public sealed partial class Kernels
                 return;
             }
             var key = (s.Hi, s.Wi, s.Ho, s.Wo, s.Kh, s.Kw, s.Stride, s.Pad);
-            if (!geometries.TryGetValue(key, out geo!))
-                geometries[key] = geo = new Geometry(s);
+            if (!windows.TryGetValue(key, out win!))
+                windows[key] = win = new Window(s);
             PackWeights();
             int P = s.OutPixels, T = workers.Length;
             nb = Math.Clamp((TargetColumns + P - 1) / P, 1, s.N);
@@ -166,10 +166,9 @@ public sealed partial class Kernels
         {
             int P = s.OutPixels, cols = count * P;
             var gemm = ws.Gemm;
-            var win = geo.Forward;
             float* copy = ws.Copy.Get(win.Length(count, s.Ci));
             win.Build(pa + (long)n0 * s.Ci * s.InPixels, count, s.Ci, copy);
-            var b = new Im2ColPanel(copy, win.ChannelStride, s.Ci * win.ChannelStride, geo.ForwardReads,
+            var b = new Im2ColPanel(copy, win.ChannelStride, s.Ci * win.ChannelStride, win,
                 (int*)ws.Runs.Get(3 * gemm.Nr));
             float* y = pc + (long)n0 * s.Co * P;
             float* w = packedWeights.Get(0);
@@ -194,9 +193,8 @@ public sealed partial class Kernels
             float* col = ws.Col.Get(s.Patch * cols);
             ws.Gemm.RunPacked(s.Patch, cols, s.Co, packedWeights.Get(0), ref b, col, cols, 0f, null);
             float* gx = pc + (long)n0 * s.Ci * s.InPixels;
-            var win = geo.Forward;
             float* copy = ws.Copy.Get(win.Length(count, s.Ci));
-            Col2Im(s, win, geo.ForwardReads, col, count, copy, gx, beta);
+            Col2Im(s, win, col, count, copy, gx, beta);
             AddChannelBias(gx, count, s.Ci, s.InPixels, pbias);
         }
 
@@ -208,12 +206,11 @@ public sealed partial class Kernels
             var gy = new ImagePanel(pb + (long)n0 * s.Co * P, s.Co, P, lanesAreChannels: true);
             float* a = ws.A.Get(gemm.PackedALength(s.Co, cols));
             gemm.PackA(s.Co, cols, ref gy, a);
-            var win = geo.Forward;
             float* copy = ws.Copy.Get(win.Length(count, s.Ci));
             win.Build(pa + (long)n0 * s.Ci * Q, count, s.Ci, copy);
             // im2col (Ci Kh Kw, cols) in full (vector copies from the window), then packed transposed:
             // B's lanes are its rows.
-            var im2col = new Im2ColPanel(copy, win.ChannelStride, s.Ci * win.ChannelStride, geo.ForwardReads,
+            var im2col = new Im2ColPanel(copy, win.ChannelStride, s.Ci * win.ChannelStride, win,
                 (int*)ws.Runs.Get(3 * cols));
             float* col = ws.Col.Get(s.Patch * cols + 16);
             im2col.Pack(0, s.Patch, 0, cols, cols, col);
@@ -238,72 +235,57 @@ public sealed partial class Kernels
     }
 
     /// <summary>
-    /// How one layer geometry (input and output size, kernel, stride, padding) reads its input: the
-    /// same for every channel and sample. Built once per geometry.
-    /// </summary>
-    private sealed unsafe class Geometry
-    {
-        /// <summary>How the forward and weight-gradient passes read x: output pixel (ho, wo) through
-        /// tap (kh, kw) reads x[ho stride + kh - pad, wo stride + kw - pad].</summary>
-        public readonly Window Forward;
-        public readonly Reads ForwardReads;
-
-        public Geometry(ConvShape s)
-        {
-            var eh = Enumerable.Range(0, s.Kh).Select(k => k - s.Pad).ToArray();
-            var ew = Enumerable.Range(0, s.Kw).Select(k => k - s.Pad).ToArray();
-            Forward = new Window(s.Stride, s.Hi, s.Wi, [(s.Ho, s.Wo, eh, ew)]);
-            ForwardReads = Forward.ReadsOf(s.Ho, s.Wo, eh, ew);
-        }
-    }
-
-    /// <summary>
-    /// A zero-padded, polyphase copy of images that turns every read of a convolution pass into a
-    /// contiguous one. The pass reads in[oh S + eh, ow S + ew] for output pixel (oh, ow) and tap
-    /// offsets (eh, ew); with eh = S qh + rh (0 &lt;= rh &lt; S), that is plane (rh, rw) of the copy at
-    /// (oh + qh - MinH, ow + qw - MinW), where plane (rh, rw) holds in[(u + MinH) S + rh, (v + MinW) S + rw]
-    /// (0 outside the image). So a run of output pixels along a row reads a run of the copy, and
-    /// the copy's borders are the padding: packing a GEMM sliver is a few vector copies.
+    /// A zero-padded, polyphase copy of images that turns every read of a convolution's input into a
+    /// contiguous one, and where each read sits in it; one per layer geometry (input and output size,
+    /// kernel, stride, padding), the same for every channel and sample. Output pixel (oh, ow) reads
+    /// in[oh S + eh, ow S + ew] through tap (kh, kw), eh = kh - pad; with eh = S qh + rh
+    /// (0 &lt;= rh &lt; S), that is plane (rh, rw) of the copy at (oh + qh - MinH, ow + qw - MinW), where
+    /// plane (rh, rw) holds in[(u + MinH) S + rh, (v + MinW) S + rw] (0 outside the image). So a run of
+    /// output pixels along a row reads a run of the copy, and the copy's borders are the padding:
+    /// packing a GEMM sliver is a few vector copies.
     /// </summary>
     private sealed unsafe class Window
     {
         public readonly int S, Hq, Wq, MinH, MinW, InH, InW;
         /// <summary>Floats per channel of the copy (S^2 planes of Hq x Wq).</summary>
         public int ChannelStride => S * S * Hq * Wq;
+        public readonly int Taps, Pixels;
+        /// <summary>Per tap kh Kw + kw, its offset in a channel of the copy; per output pixel, its
+        /// offset from there (oh Wq + ow).</summary>
+        public readonly int* Shift, PixelOffset;
+        private readonly int[] shift, pixelOffset;
 
-        /// <param name="grids">Each read pattern: the output grid (oh &lt; rows, ow &lt; cols) and its tap offsets.</param>
-        public Window(int stride, int inH, int inW, (int Rows, int Cols, int[] Eh, int[] Ew)[] grids)
+        public Window(in ConvShape s)
         {
-            (S, InH, InW) = (stride, inH, inW);
-            int minH = int.MaxValue, maxH = int.MinValue, minW = int.MaxValue, maxW = int.MinValue;
-            foreach (var g in grids)
-            {
-                foreach (int e in g.Eh) { int q = FloorDiv(e, S); minH = Math.Min(minH, q); maxH = Math.Max(maxH, g.Rows - 1 + q); }
-                foreach (int e in g.Ew) { int q = FloorDiv(e, S); minW = Math.Min(minW, q); maxW = Math.Max(maxW, g.Cols - 1 + q); }
-            }
-            if (minH > maxH || minW > maxW)     // nothing is read
-                (minH, maxH, minW, maxW) = (0, 0, 0, 0);
-            (MinH, MinW, Hq, Wq) = (minH, minW, maxH - minH + 1, maxW - minW + 1);
+            (S, InH, InW) = (s.Stride, s.Hi, s.Wi);
+            // FloorDiv is monotonic: the extreme taps give the extreme rows and columns read.
+            (MinH, MinW) = (FloorDiv(-s.Pad, S), FloorDiv(-s.Pad, S));
+            Hq = s.Ho - 1 + FloorDiv(s.Kh - 1 - s.Pad, S) - MinH + 1;
+            Wq = s.Wo - 1 + FloorDiv(s.Kw - 1 - s.Pad, S) - MinW + 1;
+            (Taps, Pixels) = (s.Kh * s.Kw, s.OutPixels);
+            shift = GC.AllocateArray<int>(Taps, pinned: true);
+            pixelOffset = GC.AllocateArray<int>(Pixels, pinned: true);
+            for (int kh = 0; kh < s.Kh; kh++)
+                for (int kw = 0; kw < s.Kw; kw++)
+                {
+                    int qh = FloorDiv(kh - s.Pad, S), qw = FloorDiv(kw - s.Pad, S);
+                    int rh = kh - s.Pad - S * qh, rw = kw - s.Pad - S * qw;
+                    shift[kh * s.Kw + kw] = ((rh * S + rw) * Hq + qh - MinH) * Wq + qw - MinW;
+                }
+            for (int i = 0; i < s.Ho; i++)
+                for (int j = 0; j < s.Wo; j++)
+                    pixelOffset[i * s.Wo + j] = i * Wq + j;
+            Shift = (int*)Unsafe.AsPointer(ref shift[0]);
+            PixelOffset = (int*)Unsafe.AsPointer(ref pixelOffset[0]);
         }
 
         private static int FloorDiv(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
 
-        /// <summary>Where one read pattern's taps and pixels sit in the copy.</summary>
-        public Reads ReadsOf(int rows, int cols, int[] eh, int[] ew)
+        /// <summary>The columns v of a plane row with 0 &lt;= (v + MinW) S + rw &lt; InW: [v0, v1).</summary>
+        private (int V0, int V1) Inside(int rw)
         {
-            var shift = new int[eh.Length * ew.Length];
-            for (int i = 0; i < eh.Length; i++)
-                for (int j = 0; j < ew.Length; j++)
-                {
-                    int qh = FloorDiv(eh[i], S), qw = FloorDiv(ew[j], S);
-                    int rh = eh[i] - S * qh, rw = ew[j] - S * qw;
-                    shift[i * ew.Length + j] = ((rh * S + rw) * Hq + qh - MinH) * Wq + qw - MinW;
-                }
-            var pix = new int[rows * cols];
-            for (int i = 0; i < rows; i++)
-                for (int j = 0; j < cols; j++)
-                    pix[i * cols + j] = i * Wq + j;
-            return new Reads(shift, pix);
+            int v0 = Math.Clamp(FloorDiv(-rw + S - 1, S) - MinW, 0, Wq);
+            return (v0, Math.Clamp(FloorDiv(InW - 1 - rw, S) - MinW + 1, v0, Wq));
         }
 
         /// <summary>Floats of the copy of count images of C channels, with slack for 16-float overreads.</summary>
@@ -324,9 +306,7 @@ public sealed partial class Kernels
                                 continue;
                             }
                             float* row = src + ih * InW;
-                            // v with 0 <= (v + MinW) S + rw < InW
-                            int v0 = Math.Clamp(FloorDiv(-rw + S - 1, S) - MinW, 0, Wq);
-                            int v1 = Math.Clamp(FloorDiv(InW - 1 - rw, S) - MinW + 1, v0, Wq);
+                            var (v0, v1) = Inside(rw);
                             new Span<float>(dst, v0).Clear();
                             if (S == 1)
                                 new Span<float>(row + v0 + MinW + rw, v1 - v0).CopyTo(new Span<float>(dst + v0, v1 - v0));
@@ -362,34 +342,13 @@ public sealed partial class Kernels
                             if ((uint)ih >= (uint)InH)
                                 continue;
                             float* row = dst + ih * InW;
-                            int v0 = Math.Clamp(FloorDiv(-rw + S - 1, S) - MinW, 0, Wq);
-                            int v1 = Math.Clamp(FloorDiv(InW - 1 - rw, S) - MinW + 1, v0, Wq);
+                            var (v0, v1) = Inside(rw);
                             if (S == 1)
                                 AddRun(row + v0 + MinW + rw, src + v0, v1 - v0);
                             else
                                 for (int v = v0; v < v1; v++)
                                     row[(v + MinW) * S + rw] += src[v];
                         }
-        }
-    }
-
-    /// <summary>One read pattern in a <see cref="Window"/> copy: per tap, its offset in a channel of
-    /// the copy; per output pixel, its offset from there.</summary>
-    private sealed unsafe class Reads
-    {
-        public readonly int Taps, Pixels;
-        public readonly int* Shift, PixelOffset;
-        private readonly int[] shift, pixelOffset;
-
-        public Reads(int[] shifts, int[] pixelOffsets)
-        {
-            (Taps, Pixels) = (shifts.Length, pixelOffsets.Length);
-            shift = GC.AllocateArray<int>(Math.Max(1, Taps), pinned: true);
-            pixelOffset = GC.AllocateArray<int>(Math.Max(1, Pixels), pinned: true);
-            shifts.CopyTo(shift, 0);
-            pixelOffsets.CopyTo(pixelOffset, 0);
-            Shift = (int*)Unsafe.AsPointer(ref shift[0]);
-            PixelOffset = (int*)Unsafe.AsPointer(ref pixelOffset[0]);
         }
     }
 
@@ -401,7 +360,7 @@ public sealed partial class Kernels
     /// run or row overwrites, or padding lanes whose columns are discarded (the destination needs
     /// 16 floats of slack, and so does the copy).
     /// </summary>
-    private readonly unsafe struct Im2ColPanel(float* copy, int channelStride, int sampleStride, Reads reads, int* runs)
+    private readonly unsafe struct Im2ColPanel(float* copy, int channelStride, int sampleStride, Window reads, int* runs)
         : IPanelSource
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -491,10 +450,10 @@ public sealed partial class Kernels
     /// output row (vector adds), then the copy is added onto gx.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Col2Im(in ConvShape s, Window win, Reads reads, float* col, int count, float* copy,
+    private static unsafe void Col2Im(in ConvShape s, Window win, float* col, int count, float* copy,
         float* gx, float beta)
     {
-        int P = s.OutPixels, T = reads.Taps, cs = win.ChannelStride;
+        int P = s.OutPixels, T = win.Taps, cs = win.ChannelStride;
         long ld = (long)count * P;
         new Span<float>(copy, checked(count * s.Ci * cs)).Clear();
         for (int j = 0; j < count; j++)
@@ -504,9 +463,9 @@ public sealed partial class Kernels
                 for (int t = 0; t < T; t++)
                 {
                     float* src = col + (ci * T + t) * ld + (long)j * P;
-                    float* dst = cc + reads.Shift[t];
+                    float* dst = cc + win.Shift[t];
                     for (int ho = 0; ho < s.Ho; ho++)
-                        AddRun(dst + reads.PixelOffset[ho * s.Wo], src + ho * s.Wo, s.Wo);
+                        AddRun(dst + win.PixelOffset[ho * s.Wo], src + ho * s.Wo, s.Wo);
                 }
             }
         var all = new Span<float>(gx, checked(count * s.Ci * s.InPixels));
