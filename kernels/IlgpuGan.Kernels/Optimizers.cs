@@ -82,10 +82,7 @@ public sealed partial class Kernels
     private unsafe void HostAdam(ArrayView<float> pv, ArrayView<float> gv, ArrayView<float> mv, ArrayView<float> vv, AdamArgs a)
     {
         float* p = HostMemory.Ptr(pv), g = HostMemory.Ptr(gv), m = HostMemory.Ptr(mv), v = HostMemory.Ptr(vv);
-        int n = (int)pv.Length;
-        const int Chunk = 1 << 16;
-        if (n <= Chunk) { HostAdamRange(p, g, m, v, 0, n, a); return; }
-        Pool.Run((n + Chunk - 1) / Chunk, c => HostAdamRange(p, g, m, v, c * Chunk, Math.Min(n, (c + 1) * Chunk), a));
+        HostFor(pv.Length, (from, to) => HostAdamRange(p, g, m, v, (int)from, (int)to, a));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
