@@ -29,13 +29,26 @@ public sealed class Format1CheckpointTests
         var expected = whole.History.Points;
         var actual = run.History.Points;
         Assert.Equal(expected.Select(p => p.Step), actual.Select(p => p.Step));
+        Assert.Equal(4, expected[0].Values.Count);      // format 1's history: Loss_D, Loss_G, D(x), D(G(z))
         for (int i = 10; i < expected.Count; i++)
-            Assert.True(expected[i] == actual[i], $"step {expected[i].Step}: uninterrupted {expected[i]}, resumed {actual[i]}");
+            foreach (var (name, value) in expected[i].Values)
+                Assert.True(BitConverter.SingleToInt32Bits(value) == BitConverter.SingleToInt32Bits(actual[i][name]),
+                    $"step {expected[i].Step} {name}: uninterrupted {value:R}, resumed {actual[i][name]:R}");
+
+        // The resumed run writes format 2; its optimizer state is the uninterrupted run's format-1 state under the new names.
 
         // The weights the resumed run ends with are the uninterrupted run's.
         var end = Checkpoint.Load(new CheckpointStore(folder).LatestFile()!);
         Assert.Equal(20, end.Step);
-        foreach (var (name, t) in whole.Contents.Tensors.Where(kv => kv.Key.StartsWith("G.") || kv.Key.StartsWith("D.")))
-            Assert.True(t.Data.AsSpan().SequenceEqual(end.Contents.Tensors[name].Data), $"{name} differs");
+        Assert.Equal(1, whole.Contents.Format);
+        Assert.Equal(2, end.Contents.Format);
+        foreach (var (name, t) in whole.Contents.Tensors)
+        {
+            string now = name.StartsWith("opt", StringComparison.Ordinal) ? $"optimizer.{name[3]}.{name[5..]}" : name;   // optG.state.0.exp_avg -> optimizer.G.state.0.exp_avg
+            Assert.True(t.Data.AsSpan().SequenceEqual(end.Contents.Tensors[now].Data), $"{name} differs ({now})");
+        }
+        Assert.Equal(whole.Contents.Tensors.Count, end.Contents.Tensors.Count);
+        Assert.Equal(20, end.Contents.OptimizerSteps("G"));
+        Assert.Equal((whole.RngSeed, whole.RngOffset, whole.LoaderEpoch, whole.LoaderBatch), (end.RngSeed, end.RngOffset, end.LoaderEpoch, end.LoaderBatch));
     }
 }

@@ -43,6 +43,6 @@ public sealed class ResumeTests
         Assert.Equal(a.Contents.Tensors.Keys.Order(), b.Contents.Tensors.Keys.Order());
         foreach (var (name, t) in a.Contents.Tensors)
             Assert.True(t.Data.AsSpan().SequenceEqual(b.Contents.Tensors[name].Data), $"{name} differs");
-        Assert.Equal((a.RngSeed, a.RngOffset, a.LoaderEpoch, a.LoaderBatch, a.OptGSteps), (b.RngSeed, b.RngOffset, b.LoaderEpoch, b.LoaderBatch, b.OptGSteps));
+        Assert.Equal((a.RngSeed, a.RngOffset, a.LoaderEpoch, a.LoaderBatch, a.Contents.OptimizerSteps("G")), (b.RngSeed, b.RngOffset, b.LoaderEpoch, b.LoaderBatch, b.Contents.OptimizerSteps("G")));
     }
 }

@@ -95,7 +95,7 @@ public sealed class BceBaselineTests
             var (r, p) = (rows[i], points[i]);
             Assert.Equal(r.Step, p.Step);
             uint[] expected = [r.LossD, r.LossG, r.DReal, r.DFake];
-            uint[] actual = [Bits(p.LossD), Bits(p.LossG), Bits(p.DReal), Bits(p.DFake)];
+            uint[] actual = [Bits(p["Loss_D"]), Bits(p["Loss_G"]), Bits(p["D(x)"]), Bits(p["D(G(z))"])];
             Assert.True(expected.SequenceEqual(actual),
                 $"{run} step {r.Step}: recorded {string.Join(" ", expected.Select(Text))}, now {string.Join(" ", actual.Select(Text))}");
         }
