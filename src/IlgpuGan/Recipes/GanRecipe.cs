@@ -1,9 +1,7 @@
 using System.Globalization;
 using IlgpuGan.Nn;
 using IlgpuGan.Optim;
-#if SECOND_ORDER
 using IlgpuGan.Training;
-#endif
 
 namespace IlgpuGan.Recipes;
 
@@ -153,13 +151,17 @@ public sealed class GanRecipe : Recipe
             using (tape.NoGrad())
             using (Layer("G"))
                 fake = g.Forward(Noise(Batch));                                  // G in training mode, not back-propagated
+            // wgan-gp: the penalty's graph is recorded before D(x) and D(G(z)), so that Backward reaches the
+            // critic's first-order nodes first and writes every weight's gradient (gamma and beta of a layer
+            // norm together) before the penalty's graph adds to some of them.
+            Tensor? penalty = null, gradNorm = null;
+            if (Options.Loss == Objective.WganGp) (penalty, gradNorm) = Penalty(d, real, fake);   // (1), (N)
             Tensor outReal, outFake;
             using (Layer("D"))
             {
                 outReal = d.Forward(real);                                       // (N, 1) or (N, 1, 1, 1)
                 outFake = d.Forward(fake);
             }
-            Tensor? penalty = null, gradNorm = null;
             Tensor lossD;
             switch (Options.Loss)
             {
@@ -170,9 +172,7 @@ public sealed class GanRecipe : Recipe
                     lossD = Ops.Sub(Ops.Mean(outFake), Ops.Mean(outReal));     // -W
                     break;
                 case Objective.WganGp:
-                    lossD = Ops.Sub(Ops.Mean(outFake), Ops.Mean(outReal));
-                    (penalty, gradNorm) = Penalty(d, real, fake);
-                    lossD = Ops.Add(lossD, penalty);
+                    lossD = Ops.Add(Ops.Sub(Ops.Mean(outFake), Ops.Mean(outReal)), penalty!);   // -W + lambda * penalty
                     break;
                 case Objective.Hinge:
                     lossD = Ops.Add(Ops.Mean(Ops.Relu(Ops.Sub(ones, Column(outReal)))), Ops.Mean(Ops.Relu(Ops.Add(ones, Column(outFake)))));
@@ -254,36 +254,19 @@ public sealed class GanRecipe : Recipe
 
     private (Tensor Penalty, Tensor GradNorm) Penalty(Module d, Tensor real, Tensor fake)
     {
-#if SECOND_ORDER
         using (Layer("D"))
             return GradientPenalty.Compute(d.Forward, real, fake, Options.GpLambda);
-#else
-        throw new NotSupportedException("--loss wgan-gp needs the second-order autograd (issue 11 part 1), which is not merged yet.");
-#endif
     }
 
     /// <summary>WGAN's weight clipping: every parameter of <paramref name="m"/> clamped to [-c, c] in place.</summary>
     private void ClampWeights(Module m, float c)
     {
-        foreach (var p in m.Parameters())
-        {
-#if SECOND_ORDER
-            Device.Kernels.Clamp(p.View, p.View, -c, c);
-#else
-            var v = p.ToArray();
-            for (int i = 0; i < v.Length; i++) v[i] = Math.Clamp(v[i], -c, c);
-            p.CopyFrom(v);
-#endif
-        }
+        foreach (var p in m.Parameters()) Device.Kernels.Clamp(p.View, p.View, -c, c);
     }
 
     /// <summary>Names the part whose layers run inside the scope (for errors from the autograd).</summary>
-    private IDisposable? Layer(string part) =>
-#if SECOND_ORDER
+    private IDisposable Layer(string part) =>
         Device.Tape.Layer(part);
-#else
-        null;
-#endif
 
     public override void Dispose()
     {

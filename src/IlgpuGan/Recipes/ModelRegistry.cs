@@ -50,15 +50,8 @@ public static class ModelRegistry
     /// <summary>W-WGANGP28's critic (WORKLOADS.md): W-DCGAN28's D with its BatchNorm replaced by LayerNorm([128, 7, 7]).</summary>
     public static Sequential LayerNormCritic28(Device d) => new(
         new Conv2d(d, 1, 64, 4, 2, 1), new LeakyRelu(0.2f),                                       // (N, 64, 14, 14)
-        new Conv2d(d, 64, 128, 4, 2, 1), NewLayerNorm(d, [128, 7, 7]), new LeakyRelu(0.2f),        // (N, 128, 7, 7)
+        new Conv2d(d, 64, 128, 4, 2, 1), new LayerNorm(d, [128, 7, 7]), new LeakyRelu(0.2f),        // (N, 128, 7, 7)
         new Conv2d(d, 128, 1, 7, 1, 0));                                                          // (N, 1, 1, 1) score
-
-    private static Module NewLayerNorm(Device d, int[] shape) =>
-#if SECOND_ORDER
-        new LayerNorm(d, shape);
-#else
-        throw new NotSupportedException("LayerNorm arrives with the second-order autograd (issue 11 part 1).");
-#endif
 
     private static Func<Objective, TrainDefaults> Defaults(int batch, (long Steps, long Every, double Lr) bce, long wgan, long wganGp,
         long sampleEvery, double wganGpBeta1) => loss => loss switch
