@@ -38,11 +38,15 @@ public static class ReferenceCases
 
     /// <summary>The ops the runtime knows; a case of any other op fails (FORMAT.md: a new op is never skipped silently).</summary>
     public static readonly IReadOnlySet<string> Known = new HashSet<string>
-        { "linear", "conv2d", "conv_transpose2d", "relu", "leaky_relu", "tanh", "sigmoid", "batch_norm", "bce_with_logits", "adam" };
+        {
+            "linear", "conv2d", "conv_transpose2d", "relu", "leaky_relu", "tanh", "sigmoid", "batch_norm", "bce_with_logits", "adam",
+            "metrics", "inception_score",
+        };
 
     /// <summary>Tensor names that are inputs (FORMAT.md); every other tensor of a case is an expected output.</summary>
     public static bool IsInput(string name) =>
         name is "x" or "w" or "b" or "gamma" or "beta" or "target" or "gy" or "param"
+        || name is "a" or "p"      // metrics: the real and generated features; inception_score: the class probabilities
         || (name.StartsWith("grad", StringComparison.Ordinal) && name.Length > 4 && name[4..].All(char.IsAsciiDigit));
 
     // ---- finding the cases --------------------------------------------------------------------
@@ -280,6 +284,26 @@ public static class ReferenceCases
                     }
                     var state = adam.NamedState().ToDictionary(s => s.Name, s => s.Tensor);
                     result["y"] = p.ToArray(); result["m"] = state["exp_avg"].ToArray(); result["v"] = state["exp_avg_sq"].ToArray();
+                    break;
+                }
+                case "metrics":
+                {
+                    // Through the evaluation code (host float64; the device's GEMM for large sets).
+                    HostTensor a = HostInput("a"), b = HostInput("b");
+                    var fa = new Evaluation.FeatureSet(a.Data, a.Shape[0], a.Shape[1]);
+                    var fb = new Evaluation.FeatureSet(b.Data, b.Shape[0], b.Shape[1]);
+                    var pr = Evaluation.Metrics.PrecisionRecall(d, fa, fb, Int("k"));
+                    result["fid"] = [(float)Evaluation.Metrics.Fid(fa, fb)];
+                    result["kid"] = [(float)Evaluation.Metrics.KidOnce(d, fa, fb)];
+                    result["precision"] = [(float)pr.Precision];
+                    result["recall"] = [(float)pr.Recall];
+                    break;
+                }
+                case "inception_score":
+                {
+                    var p = HostInput("p");
+                    var score = Evaluation.Metrics.InceptionScore(p.Data, p.Shape[0], p.Shape[1], Int("splits"));
+                    result["y"] = [(float)score.Mean, (float)score.Std];
                     break;
                 }
                 default:
