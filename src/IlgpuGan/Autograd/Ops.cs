@@ -8,7 +8,7 @@ namespace IlgpuGan;
 /// are written into the inputs' grad slots with beta 0 (first write) or 1 (accumulate), so no
 /// pass ever zero-fills a gradient.
 /// </summary>
-public static class Ops
+public static partial class Ops
 {
     /// <summary>y (N, out) = x (N, in) w^T + b; x may be (N, ...) with in = the product of the rest.</summary>
     public static Tensor Linear(Tensor x, Tensor w, Tensor? b)

@@ -40,7 +40,7 @@ public static class ReferenceCases
     public static readonly IReadOnlySet<string> Known = new HashSet<string>
         {
             "linear", "conv2d", "conv_transpose2d", "relu", "leaky_relu", "tanh", "sigmoid", "batch_norm", "bce_with_logits", "adam",
-            "metrics", "inception_score",
+            "max_pool2d", "avg_pool2d", "cross_entropy", "metrics", "inception_score",
         };
 
     /// <summary>Tensor names that are inputs (FORMAT.md); every other tensor of a case is an expected output.</summary>
@@ -284,6 +284,25 @@ public static class ReferenceCases
                     }
                     var state = adam.NamedState().ToDictionary(s => s.Name, s => s.Tensor);
                     result["y"] = p.ToArray(); result["m"] = state["exp_avg"].ToArray(); result["v"] = state["exp_avg_sq"].ToArray();
+                    break;
+                }
+                case "max_pool2d" or "avg_pool2d":
+                {
+                    var x = In("x");
+                    int kernel = Int("kernel"), stride = Int("stride"), padding = Int("padding");
+                    var y = md["op"] == "max_pool2d" ? Ops.MaxPool2d(x, kernel, stride, padding) : Ops.AvgPool2d(x, kernel, stride, padding);
+                    BackwardWith(d, y, In("gy", false));
+                    result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray();
+                    break;
+                }
+                case "cross_entropy":
+                {
+                    if (md.TryGetValue("reduction", out var reduction) && reduction != "mean")
+                        throw new NotSupportedException($"cross_entropy: reduction '{reduction}' (only 'mean')");
+                    var x = In("x");
+                    var y = Ops.CrossEntropy(x, In("target", false));
+                    d.Tape.Backward(y);
+                    result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray();
                     break;
                 }
                 case "metrics":
