@@ -5,6 +5,9 @@ using ILGPU.Runtime;
 
 namespace IlgpuGan.Kernels;
 
+/// <summary>The parameters of a pointwise kernel, in one struct (ILGPU kernels take few arguments).</summary>
+public readonly record struct UnaryArgs(UnaryOp Op, Activation F, float P, float Q, float Beta);
+
 /// <summary>Pointwise maps y = f(x) with up to two parameters p, q.</summary>
 public enum UnaryOp
 {
@@ -32,8 +35,6 @@ public sealed partial class Kernels
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ChannelShape, UnaryArgs>? scaleChannels;
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ChannelShape, UnaryArgs>? broadcastChannels;
 
-    /// <summary>The parameters of a pointwise kernel, in one struct (ILGPU kernels take few arguments).</summary>
-    private readonly record struct UnaryArgs(UnaryOp Op, Activation F, float P, float Q, float Beta);
 
     /// <summary>y = beta*y + f(x); x and y may be the same view (with beta 0: in-place clamp of weights).</summary>
     public void Unary(UnaryOp op, float p, float q, ArrayView<float> x, ArrayView<float> y, float beta = 0f)
