@@ -34,7 +34,7 @@ public static class SampleCommand
         int count = p.GetValue(Count), seed = p.GetValue(Seed), nrow = p.GetValue(Nrow);
         if (count < 1) throw new CliException($"--count must be at least 1; got {count}.");
         if (nrow < 1) throw new CliException($"--nrow must be at least 1; got {nrow}.");
-        var ck = CheckpointStore.LoadForResume(p.GetValue(From)!);
+        var ck = CheckpointStore.LoadToRead(p.GetValue(From)!);
         var model = ModelRegistry.Get(ck.Config.Model);
         bool single = p.GetValue(Single);
         string name = $"sample-{model.Name}-step{ck.Step}-seed{seed}";

@@ -124,7 +124,7 @@ public static class TrainCommand
             Stop = stop,
         };
         int code = run.Execute();
-        if (code == ExitCodes.Ok && !run.DryRun)
+        if (code == ExitCodes.Ok && run.Trained)
             Console.Out.WriteLine($"done: report {Path.Combine(Path.GetFullPath(outFolder), Report.FileName)}");
         return code;
     }
@@ -142,6 +142,13 @@ public static class TrainCommand
     {
         T? Given<T>(Option<T?> o) where T : struct => p.GetResult(o) is { Implicit: false } ? p.GetValue(o) : null;
         string? GivenS(Option<string?> o) => p.GetResult(o) is { Implicit: false } ? p.GetValue(o) : null;
+
+        // A number given on the command line is checked under the name it was given as (--lr nan is --lr's fault, not --lr-g's).
+        foreach (var o in new[] { Lr, LrG, LrD })
+            if (Given(o) is double v && !(v > 0 && double.IsFinite(v)))
+                throw new CliException($"{o.Name} must be a positive number; got {v.ToString(CultureInfo.InvariantCulture)}.");
+        if (Given(Epochs) is double ep && !(ep > 0 && double.IsFinite(ep)))
+            throw new CliException($"--epochs must be a positive number; got {ep.ToString(CultureInfo.InvariantCulture)}.");
 
         var fixedOptions = new RunConfig
         {

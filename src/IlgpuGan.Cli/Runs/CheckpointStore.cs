@@ -88,13 +88,19 @@ public sealed partial class CheckpointStore(string folder)
     /// <summary>The checkpoint to resume from: <paramref name="path"/> when given (a file, a run folder or a
     /// checkpoints folder), else this store's latest. A corrupt one is an error naming it and the newest
     /// older one that loads.</summary>
-    public static LoadedCheckpoint LoadForResume(string path)
+    public static LoadedCheckpoint LoadForResume(string path) => Find(path, "Nothing to resume from");
+
+    /// <summary>As <see cref="LoadForResume"/>, for a command that reads a checkpoint (sample, eval): a missing one
+    /// is "No checkpoint at ...".</summary>
+    public static LoadedCheckpoint LoadToRead(string path) => Find(path, "No checkpoint at");
+
+    private static LoadedCheckpoint Find(string path, string nothing)
     {
         string full = Path.GetFullPath(path);
         if (File.Exists(full)) return LoadOrExplain(full, null);
-        if (!Directory.Exists(full)) throw new CliException($"Nothing to resume from: {full} does not exist.");
+        if (!Directory.Exists(full)) throw new CliException($"{nothing}: {full} does not exist.");
         var store = new CheckpointStore(Directory.Exists(Path.Combine(full, "checkpoints")) ? Path.Combine(full, "checkpoints") : full);
-        string file = store.LatestFile() ?? throw new CliException($"Nothing to resume from: {store.Folder} holds no checkpoint.");
+        string file = store.LatestFile() ?? throw new CliException($"{nothing}: {store.Folder} holds no checkpoint.");
         return LoadOrExplain(file, store);
     }
 

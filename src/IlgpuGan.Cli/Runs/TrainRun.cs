@@ -25,6 +25,9 @@ public sealed class TrainRun
     public TextWriter Log { get; init; } = TextWriter.Null;
     public StopSignal Stop { get; init; } = new();
 
+    /// <summary>Whether this run trained (false for a dry run, and for a resumed run that was already finished).</summary>
+    public bool Trained { get; private set; }
+
     /// <summary>The statistics read during this run, in order (for tests and the report).</summary>
     public RunHistory History { get; private set; } = new();
 
@@ -44,14 +47,30 @@ public sealed class TrainRun
             c = c with { Steps = Math.Max(1, (batches + c.DSteps - 1) / c.DSteps) };
         }
 
+        // What can be refused before the output folder is touched is refused here, so a mistake leaves no empty folder behind.
+        Session.CheckBatch(c.Batch, data);
+        if (ResumeFrom is { } from && from.Step > c.Steps)
+            throw new CliException($"The run in {from.Path} is at step {from.Step:N0}, past --steps {c.Steps:N0}: give a --steps above {from.Step:N0} " +
+                                   "to train further (nothing was changed).");
+
         string outFolder = Path.GetFullPath(OutFolder);
         var store = new CheckpointStore(Path.Combine(outFolder, CheckpointsFolder));
+        bool createdFolder = !DryRun && !Directory.Exists(outFolder);
         using var runLock = DryRun ? null : Lock(outFolder);
-        if (!DryRun && ResumeFrom is null && !store.IsEmpty)
-            throw new CliException($"{outFolder} already holds checkpoints of a run (latest: {store.LatestFile()}): " +
-                                   "continue it with --resume, or give another --out.");
-
-        using var s = new Session(c, model, data);
+        Session session;
+        try
+        {
+            if (!DryRun && ResumeFrom is null && !store.IsEmpty)
+                throw new CliException($"{outFolder} already holds checkpoints of a run (latest: {store.LatestFile()}): " +
+                                       "continue it with --resume, or give another --out.");
+            session = new Session(c, model, data);
+        }
+        catch
+        {
+            if (createdFolder) RemoveEmptyFolder(outFolder, runLock);
+            throw;
+        }
+        using var s = session;
         if (ResumeFrom is { } ck)
         {
             ck.Restore(s);
@@ -82,10 +101,11 @@ public sealed class TrainRun
             Log.WriteLine($"resuming from {ResumeFrom.Path} at step {ResumeFrom.Step} (epoch {ResumeFrom.LoaderEpoch}, batch {ResumeFrom.LoaderBatch})");
         if (s.Recipe.Step >= c.Steps)
         {
-            Log.WriteLine($"The run is already at step {s.Recipe.Step:N0} of {c.Steps:N0}; give a larger --steps to train further.");
+            Log.WriteLine($"Nothing to do: the run is finished (step {s.Recipe.Step:N0} of {c.Steps:N0}); give a --steps above {s.Recipe.Step:N0} to train further.");
             return ExitCodes.Ok;
         }
 
+        Trained = true;
         Directory.CreateDirectory(Path.Combine(outFolder, SamplesFolder));
         foreach (var f in new[] { outFolder, Path.Combine(outFolder, SamplesFolder), store.Folder }) AtomicFile.CleanStaleTemporaries(f);
         AtomicFile.WriteAllText(Path.Combine(outFolder, ConfigFile), c.ToJson(indented: true));
@@ -179,15 +199,54 @@ public sealed class TrainRun
     }
 
     /// <summary>One training process per output folder: an exclusive lock on <c>.lock</c>, released when the
-    /// process ends however it ends.</summary>
-    private static FileStream Lock(string outFolder)
+    /// process ends however it ends. Only a lock held by another process is reported as one; any other
+    /// failure (a read-only file system, no permission, a file where the folder should be) says what it is.</summary>
+    internal static FileStream Lock(string outFolder)
     {
-        Directory.CreateDirectory(outFolder);
-        string path = Path.Combine(outFolder, ".lock");
-        try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
-        catch (IOException)
+        try { Directory.CreateDirectory(outFolder); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"Another ilgpu-gan process is training into {outFolder} (it holds {path}); give another --out.");
+            throw new CliException($"Cannot create the output folder {outFolder}: {IoProblem(e)}.", ExitCodes.Error, e);
+        }
+        string path = Path.Combine(outFolder, LockFile);
+        try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+        catch (IOException e) when (IsLockConflict(e))
+        {
+            throw new CliException($"Another ilgpu-gan process is training into {outFolder} (it holds {path}); give another --out.", ExitCodes.Error, e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"Cannot write into the output folder {outFolder} (creating {path}): {IoProblem(e)}.", ExitCodes.Error, e);
         }
     }
+
+    public const string LockFile = ".lock";
+
+    /// <summary>Undoes <see cref="Lock"/> in a folder this run created, when it failed before writing anything.</summary>
+    private static void RemoveEmptyFolder(string outFolder, FileStream? runLock)
+    {
+        runLock?.Dispose();
+        try
+        {
+            File.Delete(Path.Combine(outFolder, LockFile));
+            if (!Directory.EnumerateFileSystemEntries(outFolder).Any()) Directory.Delete(outFolder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Whether opening a file failed because another process holds its lock: .NET reports a held
+    /// flock (EWOULDBLOCK, errno 11 on Linux, 35 on macOS) or Windows' sharing violation as an IOException with
+    /// that code; every other error (EROFS, EACCES, ENOSPC, ...) is something else.</summary>
+    internal static bool IsLockConflict(IOException e) => OperatingSystem.IsWindows()
+        ? (e.HResult & 0xFFFF) is 32 or 33                                   // ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
+        : e.HResult == (OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD() ? 35 : 11);
+
+    /// <summary>An I/O error in words: "permission denied", "read-only file system", or .NET's message.</summary>
+    internal static string IoProblem(Exception e) => e switch
+    {
+        UnauthorizedAccessException => $"permission denied ({e.Message.TrimEnd('.')})",
+        IOException { HResult: 30 } when !OperatingSystem.IsWindows() => $"read-only file system ({e.Message.TrimEnd('.')})",
+        IOException { HResult: 28 } when !OperatingSystem.IsWindows() => $"no space left on the device ({e.Message.TrimEnd('.')})",
+        _ => e.Message.TrimEnd('.'),
+    };
 }
