@@ -113,9 +113,54 @@ public sealed class TrainRun
         model.SaveGrid(Path.Combine(outFolder, RealFile), data.First(realCount), realCount);
 
         long lastCheckpoint = s.Recipe.Step;
+        var guard = new DivergenceGuard(o.Loss);
+        using var probe = new NormProbe(s.Recipe);
+        var warnings = new List<string>();
+        string? lastGood = store.LastGoodFile() ?? store.LatestFile();     // a run from before the link: its latest passed the NaN check
         void WriteReport(ReportStatus status) => Report.Write(outFolder, c, device, data.Description, History, s.Recipe.Statistics, s.Recipe.Step, status,
-            History.SampleSteps.Select(SampleName), RealFile);
+            History.SampleSteps.Select(SampleName), RealFile, warnings);
         WriteReport(new ReportStatus("training", true));
+
+        // Reads the statistics (waits for the device; a NaN or infinity throws) and lets the guard look at them and the weights.
+        StepStats Read(IProgressUpdate u)
+        {
+            var stats = s.Recipe.ReadStats();
+            foreach (var f in guard.Observe(stats, probe.Measure()))
+            {
+                string line = $"warning: {f.Message}" + (c.StopOnDivergence ? "" : " (--stop-on-divergence stops a run here)");
+                warnings.Add(line);
+                if (warnings.Count > 20) warnings.RemoveAt(0);
+                u.Message(line);
+            }
+            if (c.StopOnDivergence && guard.Current.Count > 0)
+                throw new DivergenceStop($"Training stopped at step {stats.Step:N0} (--stop-on-divergence): {guard.Current[0].Message}.");
+            return stats;
+        }
+        string Save()
+        {
+            string path = store.Save(s, History, c.Keep, guard.ValuesSane);
+            if (guard.ValuesSane) lastGood = path;
+            return path;
+        }
+        string Kept()
+        {
+            string? latest = store.LatestFile();
+            if (lastGood is null)
+                return latest is null ? " No checkpoint had been written." : $" No checkpoint with sane values was written (the latest, {latest}, holds exploded values).";
+            if (latest is not null && Path.GetFullPath(latest) != Path.GetFullPath(lastGood))
+                return $" The last good checkpoint (sane values) is {lastGood}: resume from it with --resume {lastGood} (the latest, {latest}, holds exploded values).";
+            return $" The last good checkpoint is {lastGood}.";
+        }
+
+        // When the report is due to be rewritten next, at this run's pace (the page warns when it is overdue).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long firstStep = s.Recipe.Step;
+        TimeSpan? NextWrite(long step)
+        {
+            if (step <= firstStep) return null;
+            long next = Math.Min(c.Steps, Math.Min((step / c.SampleEvery + 1) * c.SampleEvery, (step / c.CheckpointEvery + 1) * c.CheckpointEvery));
+            return clock.Elapsed / (step - firstStep) * (next - step);
+        }
 
         try
         {
@@ -129,7 +174,7 @@ public sealed class TrainRun
                     StepStats? stats = null;
                     if (step % c.LogEvery == 0 || checkpoint || sample)
                     {
-                        stats = s.Recipe.ReadStats();    // waits for the device; throws on NaN/Inf
+                        stats = Read(u);
                         History.Points.Add(new HistoryPoint(stats.Value));
                     }
                     u.Step(step, stats);
@@ -140,19 +185,25 @@ public sealed class TrainRun
                     }
                     if (checkpoint)
                     {
-                        string path = store.Save(s, History, c.Keep);
+                        string path = Save();
                         lastCheckpoint = step;
-                        u.Message($"step {step:N0}: checkpoint {Path.GetRelativePath(outFolder, path)}");
+                        u.Message($"step {step:N0}: checkpoint {Path.GetRelativePath(outFolder, path)}" + (guard.ValuesSane ? "" : " (exploded values: not the last good one)"));
                     }
-                    if (sample || checkpoint) WriteReport(new ReportStatus(last ? "finished" : "training", !last));
+                    if (sample || checkpoint) WriteReport(new ReportStatus(last ? "finished" : "training", !last, NextWrite(step)));
                 }
-                if (s.Recipe.Step >= c.Steps) return ExitCodes.Ok;
+                if (s.Recipe.Step >= c.Steps)
+                {
+                    if (guard.ValuesSane) return ExitCodes.Ok;
+                    string exploded = $"Training ran to step {s.Recipe.Step:N0}, but its values exploded (first at step {guard.FirstInsaneStep:N0}; now {guard.Current.First(f => f.Insane).Message}).";
+                    WriteReport(new ReportStatus("diverged: " + exploded, false));
+                    throw new CliException(exploded + Kept() + " Try a lower learning rate.", ExitCodes.Diverged);
+                }
 
                 // Stopped by a signal: keep the work.
                 if (s.Recipe.Step > lastCheckpoint)
                 {
-                    s.Recipe.ReadStats();
-                    string path = store.Save(s, History, c.Keep);
+                    Read(u);
+                    string path = Save();
                     u.Message($"stopped by {Stop.Signal}: checkpoint {Path.GetRelativePath(outFolder, path)} at step {s.Recipe.Step:N0}; continue with --resume");
                 }
                 else if (store.LatestFile() is null) u.Message($"stopped by {Stop.Signal} before the first step: nothing to keep");
@@ -161,13 +212,15 @@ public sealed class TrainRun
                 return Stop.ExitCode;
             });
         }
-        catch (NonFiniteLossException e)
+        catch (Exception e) when (e is NonFiniteLossException or DivergenceStop)
         {
-            string kept = store.LatestFile() is { } l ? $" The last good checkpoint is {l}." : " No checkpoint had been written.";
             WriteReport(new ReportStatus($"diverged: {e.Message}", false));
-            throw new CliException(e.Message + kept, ExitCodes.Diverged, e);
+            throw new CliException(e.Message + Kept(), ExitCodes.Diverged, e);
         }
     }
+
+    /// <summary>The guard found trouble and the run was asked to stop on it.</summary>
+    private sealed class DivergenceStop(string message) : Exception(message);
 
     public static string SampleName(long step) => Path.Combine(SamplesFolder, $"step-{step.ToString("D8", CultureInfo.InvariantCulture)}.png");
 
