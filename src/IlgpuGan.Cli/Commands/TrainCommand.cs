@@ -59,6 +59,8 @@ public static class TrainCommand
         Description = "Stop (exit code 3) when training explodes without a NaN (a loss or weight beyond the objective's bounds), " +
                       "a gradient norm spikes, or D's outputs stay pinned at 0 or 1 (bce), instead of warning. The latest checkpoint with sane values is kept.",
     };
+    private static readonly Option<bool> LogMemory = new("--log-memory")
+    { Description = "At every checkpoint, print the process's memory (RSS, GC heap) and the device pool's (reserved, in use, allocations): scripts/soak.sh reads it." };
     private static readonly Option<bool> DryRun = new("--dry-run") { Description = "Set everything up, train one step, print its losses and exit; writes nothing." };
     private static readonly Option<string> ProgressMode = new("--progress")
     {
@@ -72,7 +74,7 @@ public static class TrainCommand
         var cmd = new Command("train", "Train a GAN. Writes fixed-noise grids (samples/), checkpoints (checkpoints/), config.json and report.html to the output folder. " +
                                        "Ctrl-C or SIGTERM writes a checkpoint and exits (130/143); --resume continues exactly where it stopped.");
         foreach (Option o in new Option[] { Model, Loss, Data, Steps, Epochs, Batch, OptimizerName, Lr, LrG, LrD, Beta1, Beta2, DSteps, CriticSchedule, Clip, GpLambda, Seed, Accelerator, Out,
-                                            SampleEvery, CheckpointEvery, Keep, LogEvery, BadImages, StopOnDivergence, Resume, DryRun, ProgressMode })
+                                            SampleEvery, CheckpointEvery, Keep, LogEvery, BadImages, StopOnDivergence, Resume, DryRun, ProgressMode, LogMemory })
             cmd.Options.Add(o);
         cmd.SetAction(Run);
         return cmd;
@@ -128,6 +130,7 @@ public static class TrainCommand
                             : new PlainProgress(Console.Out, Math.Max(config.LogEvery, 100)),
             Log = Console.Out,
             Stop = stop,
+            LogMemory = p.GetValue(LogMemory),
         };
         int code = run.Execute();
         if (code == ExitCodes.Ok && run.Trained)

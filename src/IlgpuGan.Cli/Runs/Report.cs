@@ -215,9 +215,9 @@ public static class Report
     private static double[] LogTicks(double y0, double y1)
     {
         int top = Math.Max(1, (int)Math.Ceiling(Math.Max(Math.Abs(y0), Math.Abs(y1))));
-        int every = Math.Max(1, (top + 4) / 5);
+        int every = Math.Max(1, (top + 4) / 5), last = (top + every - 1) / every * every;
         var ticks = new List<double> { 0 };
-        for (int k = top; k >= 0; k -= every)
+        for (int k = 0; k <= last; k += every)
         {
             if (y1 > 0) ticks.Add(Math.Pow(10, k));
             if (y0 < 0) ticks.Add(-Math.Pow(10, k));

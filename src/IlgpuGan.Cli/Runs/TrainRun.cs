@@ -24,6 +24,8 @@ public sealed class TrainRun
     public IRunProgress Progress { get; init; } = new PlainProgress(TextWriter.Null, long.MaxValue);
     public TextWriter Log { get; init; } = TextWriter.Null;
     public StopSignal Stop { get; init; } = new();
+    /// <summary>At every checkpoint, a line with the process's memory and the device pool (<c>--log-memory</c>; scripts/soak.sh).</summary>
+    public bool LogMemory { get; init; }
 
     /// <summary>Whether this run trained (false for a dry run, and for a resumed run that was already finished).</summary>
     public bool Trained { get; private set; }
@@ -188,6 +190,7 @@ public sealed class TrainRun
                         string path = Save();
                         lastCheckpoint = step;
                         u.Message($"step {step:N0}: checkpoint {Path.GetRelativePath(outFolder, path)}" + (guard.ValuesSane ? "" : " (exploded values: not the last good one)"));
+                        if (LogMemory) u.Message(MemoryLine(step, s.Device));
                     }
                     if (sample || checkpoint) WriteReport(new ReportStatus(last ? "finished" : "training", !last, NextWrite(step)));
                 }
@@ -217,6 +220,17 @@ public sealed class TrainRun
             WriteReport(new ReportStatus($"diverged: {e.Message}", false));
             throw new CliException(e.Message + Kept(), ExitCodes.Diverged, e);
         }
+    }
+
+    /// <summary><c>memory: step 100 rss_mb 312.4 gc_heap_mb 40.1 pool_reserved_mb 53.0 pool_in_use_mb 20.1 pool_allocations 61</c>.</summary>
+    public static string MemoryLine(long step, Device device)
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        double mb(long bytes) => bytes / 1048576.0;
+        var pool = device.Pool;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"memory: step {step} rss_mb {mb(self.WorkingSet64):F1} gc_heap_mb {mb(GC.GetTotalMemory(false)):F1} " +
+            $"pool_reserved_mb {mb(pool.ReservedBytes):F1} pool_in_use_mb {mb(pool.InUseBytes):F1} pool_allocations {pool.Allocations}");
     }
 
     /// <summary>The guard found trouble and the run was asked to stop on it.</summary>

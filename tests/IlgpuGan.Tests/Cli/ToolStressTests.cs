@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using IlgpuGan.Cli;
 using IlgpuGan.Cli.Runs;
+using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Tests.Cli;
 
@@ -218,4 +219,66 @@ public sealed class CheckpointHeaderTests
 
     private static int IndexOf(byte[] bytes, string text, int from = 0) =>
         from + bytes.AsSpan(from).IndexOf(System.Text.Encoding.ASCII.GetBytes(text));
+}
+
+/// <summary>Progress under stress (issue 16, finding 5): plain lines by time, the live bar into a pipe and at 80 columns.</summary>
+public sealed class ProgressStressTests
+{
+    private static StepStats Stats(long step) => new(step, ["Loss_D"], [1.25f]);
+
+    [Fact]
+    public void PlainProgressReportsByTimeAsWellAsBySteps()
+    {
+        var output = new StringWriter();
+        var now = TimeSpan.Zero;
+        new PlainProgress(output, 100, TimeSpan.FromSeconds(10), () => now).Run(0, 1000, u =>
+        {
+            for (long step = 1; step <= 40; step++)
+            {
+                now += TimeSpan.FromSeconds(1.5);                     // a slow model: 1.5 s a step
+                u.Step(step, step % 10 == 0 ? Stats(step) : null);
+            }
+            return 0;
+        });
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // Every read (10 steps = 15 s) is more than 10 s after the last line: a line each, long before step 100.
+        Assert.Equal(["[10/1000]", "[20/1000]", "[30/1000]", "[40/1000]"], lines.Select(l => l.Split(' ')[0]));
+        Assert.All(lines, l => Assert.Contains("Loss_D 1.2500", l));
+    }
+
+    [Fact]
+    public void PlainProgressSaysSomethingWhenNoStatisticsAreReadForLong()
+    {
+        var output = new StringWriter();
+        var now = TimeSpan.Zero;
+        new PlainProgress(output, 100, TimeSpan.FromSeconds(10), () => now).Run(0, 1000, u =>
+        {
+            for (long step = 1; step <= 30; step++) { now += TimeSpan.FromSeconds(1); u.Step(step, null); }
+            return 0;
+        });
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["[20/1000]"], lines.Select(l => l.Split(' ')[0]));        // 2 x 10 s without statistics: the step and rate alone
+        Assert.Contains("steps/s", lines[0]);
+        Assert.DoesNotContain("Loss", lines[0]);
+    }
+
+    [Fact]
+    public void MessagesAreCutToTheWidthOfTheLiveBar()
+    {
+        string stop = "stopped by SIGINT: checkpoint checkpoints/step-00000156.safetensors at step 156; continue with --resume";
+        var lines = LiveProgress.Fit(stop, 79).ToList();
+        Assert.Equal(["stopped by SIGINT: checkpoint checkpoints/step-00000156.safetensors at step", "156; continue with --resume"], lines);
+        Assert.All(LiveProgress.Fit(new string('x', 200), 79), l => Assert.True(l.Length <= 79));
+    }
+
+    [Fact]
+    public void LiveProgressIntoAPipeDrawsTheBar()
+    {
+        using var tmp = new TempFolder();
+        var r = CliTestSupport.Run(tmp.Path, "train", "--model", "toy", "--steps", "200", "--out", "run", "--progress", "live");
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.Matches(@"step \d+/200", r.Out);
+        Assert.Contains("100%", r.Out);
+        Assert.Contains("Loss_D", r.Out);
+    }
 }
