@@ -16,11 +16,25 @@ public readonly record struct AdamArgs(float StepSize, float Beta1, float OneMin
         (float)Math.Sqrt(1 - Math.Pow(beta2, step)), (float)eps, (float)weightDecay);
 }
 
-/// <summary>One SGD step's constants. FirstStep: the momentum buffer starts as the gradient.</summary>
-public readonly record struct SgdArgs(float Lr, float Momentum, float OneMinusDampening, float WeightDecay, bool Nesterov, bool FirstStep);
+/// <summary>One SGD step's constants. FirstStep: the momentum buffer starts as the gradient. The
+/// flags are stored as ints: ILGPU passes only blittable structs to kernels (a bool field made the
+/// GPU-style and OpenCL kernels fail to load).</summary>
+public readonly record struct SgdArgs(float Lr, float Momentum, float OneMinusDampening, float WeightDecay, int NesterovFlag, int FirstStepFlag)
+{
+    public SgdArgs(float lr, float momentum, float oneMinusDampening, float weightDecay, bool nesterov, bool firstStep)
+        : this(lr, momentum, oneMinusDampening, weightDecay, nesterov ? 1 : 0, firstStep ? 1 : 0) { }
+    public bool Nesterov => NesterovFlag != 0;
+    public bool FirstStep => FirstStepFlag != 0;
+}
 
-/// <summary>One RMSProp step's constants; OneMinusAlpha computed in double on the host.</summary>
-public readonly record struct RmsPropArgs(float Lr, float Alpha, float OneMinusAlpha, float Eps, float WeightDecay, float Momentum, bool Centered);
+/// <summary>One RMSProp step's constants; OneMinusAlpha computed in double on the host. Centered
+/// is stored as an int (a bool field is not blittable: ILGPU refused to load the kernel).</summary>
+public readonly record struct RmsPropArgs(float Lr, float Alpha, float OneMinusAlpha, float Eps, float WeightDecay, float Momentum, int CenteredFlag)
+{
+    public RmsPropArgs(float lr, float alpha, float oneMinusAlpha, float eps, float weightDecay, float momentum, bool centered)
+        : this(lr, alpha, oneMinusAlpha, eps, weightDecay, momentum, centered ? 1 : 0) { }
+    public bool Centered => CenteredFlag != 0;
+}
 
 // Optimizer updates with PyTorch's semantics (torch.optim, single-tensor form), one parameter
 // tensor per call:

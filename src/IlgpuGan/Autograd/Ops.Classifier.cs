@@ -3,7 +3,7 @@ using IlgpuGan.Kernels;
 namespace IlgpuGan;
 
 // The ops a classifier needs (issue 13): max and average pooling and the cross-entropy loss.
-// (Written against today's Tape.Record(output, closure); the double-backward tape converts mechanically.)
+// First-order only: no graph form is recorded, so a second derivative through them is not available.
 public static partial class Ops
 {
     /// <summary>Max pooling of x (N, C, H, W) with a square window: y (N, C, (H + 2p - k) / s + 1, ...);
@@ -25,10 +25,10 @@ public static partial class Ops
         var y = d.Empty(new Shape(s.N, s.C, s.Ho, s.Wo));
         d.Kernels.Pool2d(kind, s, x.View, y.View);
         if (d.Tape.NeedsGrad(x))
-            d.Tape.Record(y, () =>
+            d.Tape.Record(kind == PoolKind.Max ? "max_pool2d" : "avg_pool2d", y, [x], g =>
             {
-                var (gx, beta) = x.GradSlot();
-                d.Kernels.Pool2dBackward(kind, s, x.View, y.Grad!.View, gx, beta);
+                var (gx, beta) = g.Slot(x);
+                d.Kernels.Pool2dBackward(kind, s, x.View, g.GradOf(y), gx, beta);
             });
         return y;
     }
@@ -50,10 +50,10 @@ public static partial class Ops
         var loss = d.Empty(new Shape(1));
         d.Kernels.Sum(rows.View, loss.View, 1f / n);
         if (d.Tape.NeedsGrad(logits))
-            d.Tape.Record(loss, () =>
+            d.Tape.Record("cross_entropy", loss, [logits], g =>
             {
-                var (gx, beta) = logits.GradSlot();
-                d.Kernels.CrossEntropyBackward(logits.View, target.View, loss.Grad!.View, gx, classes, beta);
+                var (gx, beta) = g.Slot(logits);
+                d.Kernels.CrossEntropyBackward(logits.View, target.View, g.GradOf(loss), gx, classes, beta);
             });
         return loss;
     }

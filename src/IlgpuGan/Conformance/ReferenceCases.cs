@@ -38,16 +38,20 @@ public static class ReferenceCases
 
     /// <summary>The ops the runtime knows; a case of any other op fails (FORMAT.md: a new op is never skipped silently).</summary>
     public static readonly IReadOnlySet<string> Known = new HashSet<string>
-        {
-            "linear", "conv2d", "conv_transpose2d", "relu", "leaky_relu", "tanh", "sigmoid", "batch_norm", "bce_with_logits", "adam",
-            "max_pool2d", "avg_pool2d", "cross_entropy", "metrics", "inception_score",
-        };
+    {
+        "linear", "conv2d", "conv_transpose2d", "relu", "leaky_relu", "tanh", "sigmoid", "batch_norm", "bce_with_logits", "adam",
+        "layer_norm", "clamp", "rmsprop", "grad2", "wgan_gp",
+        "max_pool2d", "avg_pool2d", "cross_entropy", "metrics", "inception_score",
+    };
 
     /// <summary>Tensor names that are inputs (FORMAT.md); every other tensor of a case is an expected output.</summary>
     public static bool IsInput(string name) =>
-        name is "x" or "w" or "b" or "gamma" or "beta" or "target" or "gy" or "param"
+        name is "x" or "w" or "b" or "gamma" or "beta" or "target" or "gy" or "param" or "ggx" or "real" or "fake" or "alpha" or "idx"
         || name is "a" or "p"      // metrics: the real and generated features; inception_score: the class probabilities
-        || (name.StartsWith("grad", StringComparison.Ordinal) && name.Length > 4 && name[4..].All(char.IsAsciiDigit));
+        || Numbered(name, "grad") || Numbered(name, "p") || Numbered(name, "x");
+
+    private static bool Numbered(string name, string prefix) =>
+        name.StartsWith(prefix, StringComparison.Ordinal) && name.Length > prefix.Length && name[prefix.Length..].All(char.IsAsciiDigit);
 
     // ---- finding the cases --------------------------------------------------------------------
 
@@ -286,6 +290,23 @@ public static class ReferenceCases
                     result["y"] = p.ToArray(); result["m"] = state["exp_avg"].ToArray(); result["v"] = state["exp_avg_sq"].ToArray();
                     break;
                 }
+                case "layer_norm":
+                {
+                    Tensor x = In("x"), gamma = In("gamma"), beta = In("beta");
+                    var y = Ops.LayerNorm(x, gamma, beta, Float("eps"));
+                    BackwardWith(d, y, In("gy", false));
+                    result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray();
+                    result["ggamma"] = gamma.Grad!.ToArray(); result["gbeta"] = beta.Grad!.ToArray();
+                    break;
+                }
+                case "clamp":
+                {
+                    var x = In("x");
+                    var y = Ops.Clamp(x, Float("min"), Float("max"));
+                    BackwardWith(d, y, In("gy", false));
+                    result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray();
+                    break;
+                }
                 case "max_pool2d" or "avg_pool2d":
                 {
                     var x = In("x");
@@ -293,6 +314,35 @@ public static class ReferenceCases
                     var y = md["op"] == "max_pool2d" ? Ops.MaxPool2d(x, kernel, stride, padding) : Ops.AvgPool2d(x, kernel, stride, padding);
                     BackwardWith(d, y, In("gy", false));
                     result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray();
+                    break;
+                }
+                case "rmsprop":
+                {
+                    var p = In("param");
+                    using var rms = new RmsProp([p], Double("lr"), Double("alpha"), Double("eps"));
+                    int steps = Int("steps");
+                    for (int i = 1; i <= steps; i++)
+                    {
+                        rms.ZeroGrad();
+                        BackwardWith(d, p, In($"grad{i}", false));
+                        rms.Step();
+                        d.Tape.EndStep();
+                    }
+                    result["y"] = p.ToArray();
+                    result["square_avg"] = rms.NamedState().Single(s => s.Name == "square_avg").Tensor.ToArray();
+                    break;
+                }
+                case "grad2":
+                    SecondOrder(d, Attr("of"), t.Keys, (name, grad) => In(name, grad), Int, Float, result);
+                    break;
+                case "wgan_gp":
+                {
+                    var ps = Enumerable.Range(0, t.Count).Select(i => $"p{i}").TakeWhile(t.ContainsKey).Select(n => In(n)).ToArray();
+                    var critic = Critic(Attr("critic"), ps);
+                    var (gp, norm) = Training.GradientPenalty.Compute(critic, In("real", false), In("fake", false), Float("lambda"), In("alpha", false));
+                    d.Tape.Backward(gp);
+                    result["gp"] = gp.ToArray(); result["grad_norm"] = norm.ToArray();
+                    for (int i = 0; i < ps.Length; i++) result[$"gp{i}"] = GradOrZeros(ps[i]);
                     break;
                 }
                 case "cross_entropy":
@@ -336,6 +386,50 @@ public static class ReferenceCases
             foreach (var x in owned) x.Dispose();
         }
     }
+
+    /// <summary>
+    /// A grad2 case (FORMAT-next.md): y = op(x, ...); gx = d&lt;y, gy&gt;/dx taken with a graph
+    /// (create_graph); L = &lt;gx, ggx&gt; back-propagated into x (g2x), gy (ggy) and the op's other
+    /// inputs (g2w, g2b, g2gamma, g2beta). An input that L does not depend on gets zeros.
+    /// </summary>
+    private static void SecondOrder(Device d, string of, IEnumerable<string> names, Func<string, bool, Tensor> input,
+        Func<string, int> intAttr, Func<string, float> floatAttr, Dictionary<string, float[]> result)
+    {
+        var has = names.ToHashSet();
+        Tensor x = input("x", true), gy = input("gy", true);
+        Tensor? Opt(string name) => has.Contains(name) ? input(name, true) : null;
+        Tensor? w = Opt("w"), b = Opt("b"), gamma = Opt("gamma"), beta = Opt("beta");
+        var y = of switch
+        {
+            "linear" => Ops.Linear(x, w!, b),
+            "conv2d" => Ops.Conv2d(x, w!, b, intAttr("stride"), intAttr("padding")),
+            "conv_transpose2d" => Ops.ConvTranspose2d(x, w!, b, intAttr("stride"), intAttr("padding"), intAttr("output_padding")),
+            "relu" => Ops.Relu(x),
+            "leaky_relu" => Ops.LeakyRelu(x, floatAttr("slope")),
+            "tanh" => Ops.Tanh(x),
+            "sigmoid" => Ops.Sigmoid(x),
+            "layer_norm" => Ops.LayerNorm(x, gamma!, beta!, floatAttr("eps")),
+            _ => throw new NotSupportedException($"grad2 of '{of}' is not known to the runtime"),
+        };
+        var gx = d.Tape.Grad([y], [x], [gy.Shape == y.Shape ? gy : Ops.Reshape(gy, y.Shape)], createGraph: true)[0];
+        result["gx"] = gx.ToArray();
+        d.Tape.Backward(Ops.Sum(Ops.Mul(gx, input("ggx", false).ViewAs(gx.Shape))));
+        result["ggy"] = GradOrZeros(gy);
+        result["g2x"] = GradOrZeros(x);
+        foreach (var (name, p) in new[] { ("g2w", w), ("g2b", b), ("g2gamma", gamma), ("g2beta", beta) })
+            if (p != null) result[name] = GradOrZeros(p);
+    }
+
+    /// <summary>The critics of the wgan_gp cases (FORMAT-next.md), over parameters p0, p1, ...</summary>
+    private static Func<Tensor, Tensor> Critic(string name, Tensor[] p) => name switch
+    {
+        "conv_critic" => x => Ops.Linear(Ops.LeakyRelu(Ops.Conv2d(x, p[0], p[1], 2, 1), 0.2f), p[2], p[3]),
+        "mlp_critic" => x => Ops.Linear(Ops.LeakyRelu(Ops.Linear(Ops.LeakyRelu(Ops.Linear(x, p[0], p[1]), 0.2f), p[2], p[3]), 0.2f), p[4], p[5]),
+        "ln_critic" => x => Ops.Linear(Ops.LeakyRelu(Ops.LayerNorm(Ops.Conv2d(x, p[0], p[1], 2, 1), p[2], p[3], 1e-5f), 0.2f), p[4], p[5]),
+        _ => throw new NotSupportedException($"wgan_gp critic '{name}' is not known to the runtime"),
+    };
+
+    private static float[] GradOrZeros(Tensor t) => t.HasGrad ? t.Grad!.ToArray() : new float[t.Length];
 
     /// <summary>Back-propagates sum(y * gy), so that y's gradient is gy.</summary>
     public static void BackwardWith(Device d, Tensor y, Tensor gy) =>

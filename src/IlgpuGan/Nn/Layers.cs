@@ -104,6 +104,27 @@ public sealed class BatchNorm1d(Device device, int features, float eps = 1e-5f, 
 
 public sealed class BatchNorm2d(Device device, int channels, float eps = 1e-5f, float momentum = 0.1f) : BatchNorm(device, channels, eps, momentum);
 
+/// <summary>
+/// Layer norm over each sample's last dims (PyTorch's nn.LayerNorm(normalizedShape) with
+/// elementwise affine: weight 1, bias 0 at start). The input is (N, normalizedShape...). Unlike
+/// batch norm it has a second derivative, so a WGAN-GP critic may use it.
+/// </summary>
+public sealed class LayerNorm(Device device, int[] normalizedShape, float eps = 1e-5f) : Module
+{
+    public Tensor Weight { get; } = Init.Constant(device, new Shape(normalizedShape), 1f);
+    public Tensor Bias { get; } = Init.Constant(device, new Shape(normalizedShape), 0f);
+    public float Eps => eps;
+
+    public override Tensor Forward(Tensor x)
+    {
+        if (x.Length / x.Shape[0] != Weight.Length)
+            throw new ArgumentException($"LayerNorm({new Shape(normalizedShape)}): input {x.Shape} has {x.Length / x.Shape[0]} values per sample.");
+        return Ops.LayerNorm(x, Weight, Bias, eps);
+    }
+
+    protected override IEnumerable<(string, Tensor)> OwnParameters() { yield return ("weight", Weight); yield return ("bias", Bias); }
+}
+
 /// <summary>Reshapes each sample: (N, ...) to (N, dims...).</summary>
 public sealed class Reshape(params int[] sampleDims) : Module
 {
@@ -116,14 +137,20 @@ public sealed class Flatten : Module
     public override Tensor Forward(Tensor x) => Ops.Reshape(x, new Shape(x.Shape.AsMatrix().Rows, x.Shape.AsMatrix().Cols));
 }
 
-/// <summary>Runs its modules in order; children are named "0", "1", ... as in PyTorch.</summary>
+/// <summary>Runs its modules in order; children are named "0", "1", ... as in PyTorch. Each child
+/// runs inside a tape layer scope of its name, so a recorded op knows its layer ("D.4").</summary>
 public sealed class Sequential(params Module[] modules) : Module
 {
+    private static readonly string[] Names = Enumerable.Range(0, 64).Select(i => i.ToString()).ToArray();
+
     public IReadOnlyList<Module> Modules => modules;
 
     public override Tensor Forward(Tensor x)
     {
-        foreach (var m in modules) x = m.Forward(x);
+        var tape = x.Device.Tape;
+        for (int i = 0; i < modules.Length; i++)
+            using (tape.Layer(i < Names.Length ? Names[i] : i.ToString()))
+                x = modules[i].Forward(x);
         return x;
     }
 

@@ -28,6 +28,9 @@ public sealed class Tensor : IDisposable
     /// the next backward then writes the gradient (beta 0) instead of adding to it.</summary>
     public bool HasGrad { get; internal set; }
 
+    /// <summary>Whether a recorded op made this tensor (false for leaves: parameters, inputs).</summary>
+    public bool IsOpOutput { get; internal set; }
+
     internal Tensor(Device device, Shape shape, MemoryBuffer1D<float, Stride1D.Dense> buffer, bool persistent)
     {
         Device = device; Shape = shape; this.buffer = buffer; IsPersistent = persistent;
