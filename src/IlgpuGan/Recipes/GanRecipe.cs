@@ -151,17 +151,14 @@ public sealed class GanRecipe : Recipe
             using (tape.NoGrad())
             using (Layer("G"))
                 fake = g.Forward(Noise(Batch));                                  // G in training mode, not back-propagated
-            // wgan-gp: the penalty's graph is recorded before D(x) and D(G(z)), so that Backward reaches the
-            // critic's first-order nodes first and writes every weight's gradient (gamma and beta of a layer
-            // norm together) before the penalty's graph adds to some of them.
-            Tensor? penalty = null, gradNorm = null;
-            if (Options.Loss == Objective.WganGp) (penalty, gradNorm) = Penalty(d, real, fake);   // (1), (N)
             Tensor outReal, outFake;
             using (Layer("D"))
             {
                 outReal = d.Forward(real);                                       // (N, 1) or (N, 1, 1, 1)
                 outFake = d.Forward(fake);
             }
+            Tensor? penalty = null, gradNorm = null;
+            if (Options.Loss == Objective.WganGp) (penalty, gradNorm) = Penalty(d, real, fake);   // (1) in the graph, (N)
             Tensor lossD;
             switch (Options.Loss)
             {
