@@ -21,7 +21,31 @@ public readonly record struct EmbeddingArgs(int Num, int Dim, int N, float Beta)
 public sealed partial class Kernels
 {
     private Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, EmbeddingArgs>? embedding, embeddingBackward;
-    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, UnaryArgs>? dropoutMask;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, UnaryArgs>? dropoutMask, labelsFromUniform;
+
+    /// <summary>Class labels from uniform numbers u in [0, 1): y = min(floor(u * classes), classes - 1),
+    /// each class equally likely (a conditional GAN's labels for its fakes, drawn on the device).</summary>
+    public void LabelsFromUniform(ArrayView<float> u, ArrayView<float> y, int classes)
+    {
+        Check.SameLength(u, y, nameof(LabelsFromUniform));
+        if (classes < 1) throw new ArgumentOutOfRangeException(nameof(classes), classes, "At least one class.");
+        var a = new UnaryArgs(UnaryOp.Affine, Activation.Identity, classes, 0f, 0f);
+        if (IsHost)
+        {
+            var pu = HostMemory.Span(u);
+            var py = HostMemory.Span(y);
+            for (int i = 0; i < py.Length; i++) py[i] = Label(pu[i], a.P);
+            return;
+        }
+        (labelsFromUniform ??= Load<ArrayView<float>, ArrayView<float>, UnaryArgs>(LabelsFromUniformKernel))(Stride(y.Length), u, y, a);
+    }
+
+    private static float Label(float u, float classes) => XMath.Min(XMath.Floor(u * classes), classes - 1f);
+
+    private static void LabelsFromUniformKernel(ArrayView<float> u, ArrayView<float> y, UnaryArgs a)
+    {
+        for (int i = Grid.GlobalIndex.X; i < y.Length; i += GridStride) y[i] = Label(u[i], a.P);
+    }
 
     /// <summary>y (N, Dim) = beta*y + the rows idx[n] of w (Num, Dim).</summary>
     public void Embedding(ArrayView<float> idx, ArrayView<float> w, ArrayView<float> y, int num, int dim, float beta = 0f)
