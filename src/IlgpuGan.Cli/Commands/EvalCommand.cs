@@ -7,6 +7,7 @@ using IlgpuGan.Cli.Runs;
 using IlgpuGan.Data;
 using IlgpuGan.Evaluation;
 using IlgpuGan.IO;
+using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Cli.Commands;
 
