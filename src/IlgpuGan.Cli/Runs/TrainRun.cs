@@ -115,7 +115,7 @@ public sealed class TrainRun
                     u.Step(step, stats);
                     if (sample)
                     {
-                        model.SaveGrid(Path.Combine(outFolder, SampleName(step)), s.SampleFixed(), c.SampleCount);
+                        model.SaveGrid(Path.Combine(outFolder, SampleName(step)), s.SampleFixed(), s.FixedCount, s.FixedPerRow);
                         if (!History.SampleSteps.Contains(step)) History.SampleSteps.Add(step);
                     }
                     if (checkpoint)
