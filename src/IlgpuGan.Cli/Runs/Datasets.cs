@@ -21,6 +21,24 @@ public sealed record Dataset(string Description, int Count, int[] SampleShape, f
         ? BatchLoader.FromImages(Images, batch, seed, labels: Classes?.Labels)
         : new BatchLoader(Floats!, SampleSize, Count, batch, seed, labels: Classes?.Labels);
 
+    /// <summary>For labelled data: the first <paramref name="perClass"/> samples of each class, a class after
+    /// another (a class with fewer repeats its samples), as floats (for a conditional run's real.png).</summary>
+    public float[] ByClass(int perClass)
+    {
+        int classes = Classes!.Count, size = SampleSize;
+        var result = new float[(long)classes * perClass * size];
+        for (int c = 0; c < classes; c++)
+        {
+            var members = Enumerable.Range(0, Count).Where(i => Classes.Labels[i] == c).Take(perClass).ToArray();
+            for (int k = 0; k < perClass && members.Length > 0; k++)
+            {
+                var sample = Images?.ToFloats(members[k % members.Length], 1) ?? Floats.AsSpan(members[k % members.Length] * size, size).ToArray();
+                sample.CopyTo(result, ((long)c * perClass + k) * size);
+            }
+        }
+        return result;
+    }
+
     /// <summary>The first <paramref name="n"/> samples as floats (for real.png).</summary>
     public float[] First(int n) => Images?.ToFloats(0, n) ?? Floats![..(n * SampleSize)];
 }

@@ -89,8 +89,13 @@ public sealed class TrainRun
         Directory.CreateDirectory(Path.Combine(outFolder, SamplesFolder));
         foreach (var f in new[] { outFolder, Path.Combine(outFolder, SamplesFolder), store.Folder }) AtomicFile.CleanStaleTemporaries(f);
         AtomicFile.WriteAllText(Path.Combine(outFolder, ConfigFile), c.ToJson(indented: true));
-        int realCount = Math.Min(c.SampleCount, data.Count);
-        model.SaveGrid(Path.Combine(outFolder, RealFile), data.First(realCount), realCount);
+        if (model.IsConditional)      // a row per class, as the training grids
+            model.SaveGrid(Path.Combine(outFolder, RealFile), data.ByClass(Session.ByClassColumns), data.Classes!.Count * Session.ByClassColumns, Session.ByClassColumns);
+        else
+        {
+            int realCount = Math.Min(c.SampleCount, data.Count);
+            model.SaveGrid(Path.Combine(outFolder, RealFile), data.First(realCount), realCount);
+        }
 
         long lastCheckpoint = s.Recipe.Step;
         void WriteReport(ReportStatus status) => Report.Write(outFolder, c, device, data.Description, History, s.Recipe.Statistics, s.Recipe.Step, status,
