@@ -127,7 +127,8 @@ public static class Cdcgan28
         }
     }
 
-    /// <summary>D: (image (N, channels, 28, 28), y) -> logit (N, 1): W-DCGAN28's convolutions, the
+    /// <summary>D: (image (N, channels, 28, 28), y) -> logit (N, 1): W-DCGAN28's convolutions (with its
+    /// batch norm: without it, or spectral norm, the sum-pooled features let D outrun G at once), the
     /// features (N, 128, 7, 7) summed over the pixels to h (N, 128), then linear(h) + &lt;embed(y), h&gt;.</summary>
     public sealed class Discriminator : ConditionalModule
     {
@@ -141,7 +142,7 @@ public static class Cdcgan28
             this.classes = classes;
             features = new Sequential(
                 new Conv2d(d, channels, 64, 4, 2, 1), new LeakyRelu(0.2f),                    // (N, 64, 14, 14)
-                new Conv2d(d, 64, 128, 4, 2, 1), new LeakyRelu(0.2f));                       // (N, 128, 7, 7)
+                new Conv2d(d, 64, 128, 4, 2, 1), new BatchNorm2d(d, 128), new LeakyRelu(0.2f)); // (N, 128, 7, 7)
             head = new Linear(d, 128, 1);
             projection = new Nn.Embedding(d, classes, 128, std: 0.02f);
         }
