@@ -57,9 +57,6 @@ public static class ModelRegistry
 
     public static IReadOnlyList<ModelSpec> All { get; } = [Toy, Mlp, Dcgan28, Dcgan64, CganMlp, Cdcgan28, Acgan28];
 
-    /// <summary>The objective a model trains with when --loss is not given (bce, or the model's own: cdcgan28's hinge).</summary>
-    public static Objective DefaultObjective(ModelSpec model) => model.DefaultLoss;
-
     private static ModelSpec Conditional(string name, string description, Func<Device, int, ConditionalModule> g, Func<Device, int, ConditionalModule> d,
         Func<int, int, Shape> latent, Func<Objective, TrainDefaults> defaults, Objective loss) =>
         new(name, description, dev => g(dev, 10), dev => d(dev, 10), LatentSize, latent, [1, 28, 28], "mnist", defaults)
