@@ -8,7 +8,6 @@ using IlgpuGan.Cli.Runs;
 using IlgpuGan.Data;
 using IlgpuGan.Evaluation;
 using IlgpuGan.IO;
-using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Cli.Commands;
 
