@@ -28,6 +28,8 @@ public static class CliApp
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SelftestCommand.Create());
+        root.Subcommands.Add(TrainClassifierCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         return root;
     }
 

@@ -41,12 +41,14 @@ public static class ReferenceCases
     {
         "linear", "conv2d", "conv_transpose2d", "relu", "leaky_relu", "tanh", "sigmoid", "batch_norm", "bce_with_logits", "adam",
         "layer_norm", "clamp", "rmsprop", "grad2", "wgan_gp",
+        "max_pool2d", "avg_pool2d", "cross_entropy", "metrics", "inception_score",
         "instance_norm", "reflection_pad2d", "l1_loss", "mse_loss", "cat",
     };
 
     /// <summary>Tensor names that are inputs (FORMAT.md); every other tensor of a case is an expected output.</summary>
     public static bool IsInput(string name) =>
         name is "x" or "w" or "b" or "gamma" or "beta" or "target" or "gy" or "param" or "ggx" or "real" or "fake" or "alpha" or "idx"
+        || name is "a" or "p"      // metrics: the real and generated features; inception_score: the class probabilities
         || Numbered(name, "grad") || Numbered(name, "p") || Numbered(name, "x");
 
     private static bool Numbered(string name, string prefix) =>
@@ -306,6 +308,15 @@ public static class ReferenceCases
                     result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray();
                     break;
                 }
+                case "max_pool2d" or "avg_pool2d":
+                {
+                    var x = In("x");
+                    int kernel = Int("kernel"), stride = Int("stride"), padding = Int("padding");
+                    var y = md["op"] == "max_pool2d" ? Ops.MaxPool2d(x, kernel, stride, padding) : Ops.AvgPool2d(x, kernel, stride, padding);
+                    BackwardWith(d, y, In("gy", false));
+                    result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray();
+                    break;
+                }
                 case "rmsprop":
                 {
                     var p = In("param");
@@ -372,6 +383,36 @@ public static class ReferenceCases
                     d.Tape.Backward(gp);
                     result["gp"] = gp.ToArray(); result["grad_norm"] = norm.ToArray();
                     for (int i = 0; i < ps.Length; i++) result[$"gp{i}"] = GradOrZeros(ps[i]);
+                    break;
+                }
+                case "cross_entropy":
+                {
+                    if (md.TryGetValue("reduction", out var reduction) && reduction != "mean")
+                        throw new NotSupportedException($"cross_entropy: reduction '{reduction}' (only 'mean')");
+                    var x = In("x");
+                    var y = Ops.CrossEntropy(x, In("target", false));
+                    d.Tape.Backward(y);
+                    result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray();
+                    break;
+                }
+                case "metrics":
+                {
+                    // Through the evaluation code (host float64; the device's GEMM for large sets).
+                    HostTensor a = HostInput("a"), b = HostInput("b");
+                    var fa = new Evaluation.FeatureSet(a.Data, a.Shape[0], a.Shape[1]);
+                    var fb = new Evaluation.FeatureSet(b.Data, b.Shape[0], b.Shape[1]);
+                    var pr = Evaluation.Metrics.PrecisionRecall(d, fa, fb, Int("k"));
+                    result["fid"] = [(float)Evaluation.Metrics.Fid(fa, fb)];
+                    result["kid"] = [(float)Evaluation.Metrics.KidOnce(d, fa, fb)];
+                    result["precision"] = [(float)pr.Precision];
+                    result["recall"] = [(float)pr.Recall];
+                    break;
+                }
+                case "inception_score":
+                {
+                    var p = HostInput("p");
+                    var score = Evaluation.Metrics.InceptionScore(p.Data, p.Shape[0], p.Shape[1], Int("splits"));
+                    result["y"] = [(float)score.Mean, (float)score.Std];
                     break;
                 }
                 default:
