@@ -52,7 +52,7 @@ public static class TranslationEval
             }
             case "ae":
             {
-                var r = Ap("Dec", Ap("E", a));
+                var r = Dec("Dec", Ap("E", a), m.Options.Latent);
                 f.Add(new("held-out MSE", Mse(r, a), "reconstruction of held-out digits, [-1, 1] scale"));
                 f.Add(new("reconstruction class kept", Accuracy(classifier, r, labels, s), ""));
                 break;

@@ -178,7 +178,7 @@ public sealed class TranslationRun : IDisposable
                 break;
             }
             case "pix2pix": rows.AddRange([ia, Ap("G", ia), ib]); break;
-            case "ae": rows.AddRange([ia, Ap("Dec", Ap("E", ia))]); break;
+            case "ae": rows.AddRange([ia, Model.Apply("Dec", Ap("E", ia), n, 1, 1, Model.Options.Latent)]); break;
             case "ae-swap":
             {
                 var za = Ap("E", ia);
