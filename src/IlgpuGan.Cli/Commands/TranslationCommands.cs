@@ -42,9 +42,10 @@ public static class TranslationCommands
         var resume = new Option<bool>("--resume", "-r") { Description = "Continue the --out folder's run from its latest checkpoint." };
         var every = new Option<long>("--checkpoint-every") { Description = "Steps between checkpoints and grids.", DefaultValueFactory = _ => 1000, HelpName = "n" };
         var logEvery = new Option<long>("--log-every") { Description = "Steps between log lines.", DefaultValueFactory = _ => 100, HelpName = "n" };
+        var bench = new Option<int?>("--bench") { Description = "Time N training steps (after 20 warm-up ones) and print the median; writes nothing.", HelpName = "n" };
         var accel = Accel();
         var cmd = new Command("train-translation", "Train an image-to-image translation model (cyclegan, pix2pix) or an autoencoder (ae, ae-swap, vae); the built-in digit pair by default.");
-        foreach (Option o in new Option[] { model, data, dataA, dataB, steps, ngf, ndf, blocks, dLayers, size, channels, batch, arch, seed, out_, resume, every, logEvery, accel }) cmd.Options.Add(o);
+        foreach (Option o in new Option[] { model, data, dataA, dataB, steps, ngf, ndf, blocks, dLayers, size, channels, batch, arch, seed, out_, resume, every, logEvery, bench, accel }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             string name = p.GetValue(model)!.ToLowerInvariant();
@@ -60,7 +61,7 @@ public static class TranslationCommands
             }
             else
             {
-                if (File.Exists(latest)) throw new CliException($"{outDir} already holds a run: continue it with --resume or choose another --out.");
+                if (File.Exists(latest) && p.GetValue(bench) is null) throw new CliException($"{outDir} already holds a run: continue it with --resume or choose another --out.");
                 o = TranslationRun.Defaults(name, builtIn) with { Seed = p.GetValue(seed) };
                 if (p.GetValue(steps) is { } st) o = o with { Steps = st, DecayFrom = st / 2 };
                 if (p.GetValue(ngf) is { } g) o = o with { Ngf = g };
@@ -76,6 +77,13 @@ public static class TranslationCommands
             using var device = Device.Create(Device.ParseKind(p.GetValue(accel)), (ulong)o.Seed);
             using var run = new TranslationRun(device, o, td);
             if (p.GetValue(resume)) run.Load(latest);
+            if (p.GetValue(bench) is { } n)
+            {
+                var (median, min) = run.Bench(20, Math.Max(1, n));
+                Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{o.Model.ToUpperInvariant()}-STEP ilgpugan model={o.Model} batch={o.Batch} size={o.Size} ngf={o.Ngf} blocks={o.Blocks} ndf={o.Ndf} steps={n} median_ms={median:F2} min_ms={min:F2} device=\"{device}\""));
+                return ExitCodes.Ok;
+            }
             Console.Out.WriteLine($"ilgpu-gan train-translation: {o.Model} ({string.Join(", ", run.Model.Parts.Select(x => $"{x.Name} {x.Module.ParameterCount():N0}"))} parameters) on {td.Description}; {device}; step {run.Model.Step:N0} of {o.Steps:N0}");
             bool stop = false;
             Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop = true; };

@@ -84,6 +84,24 @@ public sealed class TranslationRun : IDisposable
         Model.TrainStep(a, b);
     }
 
+    /// <summary>The median and minimum time of a training step in ms over <paramref name="steps"/>
+    /// steps after <paramref name="warmup"/> (the device synchronised before each clock read).</summary>
+    public (double Median, double Min) Bench(int warmup, int steps)
+    {
+        for (int i = 0; i < warmup; i++) Step();
+        Device.Synchronize();
+        var t = new double[steps];
+        for (int i = 0; i < steps; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Step();
+            Device.Synchronize();
+            t[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        Array.Sort(t);
+        return (t[steps / 2], t[0]);
+    }
+
     public void Save(string path) => Model.Save(path, new Dictionary<string, string>
     {
         ["loader_A"] = $"{LoaderA.Epoch},{LoaderA.BatchIndex}",
