@@ -2,13 +2,15 @@
 # Runs IlgpuGan's `bench` and the TorchSharp/libtorch CPU peer (../shared/bench/torchsharp) on the
 # same workloads, alternated in one run (the machine is shared and noisy: compare ratios within a
 # run, never across runs). Appends the raw lines to bench/results/cpu-<date>.txt and prints them.
-#   bench/compare-cpu.sh [WORKLOAD...]   (default: W-MLP W-DCGAN28 K-GEMM K-CONV K-CONVT)
+#   bench/compare-cpu.sh [WORKLOAD...]   (default: W-MLP W-DCGAN28 W-WGANGP28 K-GEMM K-CONV K-CONVT)
+# Both count the same steps after 5 warm-up ones (W-MLP 200, W-DCGAN28 60, W-DCGAN64 10, W-WGANGP28 30: the peer's);
+# both lines carry the median (ms_per_step) and the fastest step (ms_min).
 # Needs gcc and patchelf for the peer's Debian 12 shim (apt-get install -y patchelf).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 shared=${ILGPUGAN_SHARED:-$root/../shared}
 peer=${TMPDIR:-/tmp}/ilgpugan-torchsharp-peer
-workloads=("$@"); [ ${#workloads[@]} -gt 0 ] || workloads=(W-MLP W-DCGAN28 K-GEMM K-CONV K-CONVT)
+workloads=("$@"); [ ${#workloads[@]} -gt 0 ] || workloads=(W-MLP W-DCGAN28 W-WGANGP28 K-GEMM K-CONV K-CONVT)
 rounds=${ROUNDS:-2}
 out="$root/bench/results/cpu-$(date -u +%Y-%m-%d).txt"
 mkdir -p "$(dirname "$out")"

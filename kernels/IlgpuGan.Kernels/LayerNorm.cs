@@ -25,7 +25,8 @@ public readonly record struct LayerNormViews(
 // so the GPU-style and the OpenCL-CPU variants share them.
 public sealed partial class Kernels
 {
-    private Action<KernelConfig, LayerNormViews, RowShape, float>? layerNormStats, layerNormApply, layerNormGx, layerNormParams;
+    private Action<KernelConfig, LayerNormViews, RowShape, float>? layerNormStats, layerNormApply, layerNormGx;
+    private Action<KernelConfig, LayerNormViews, RowShape, float, float>? layerNormParams;
 
     public void LayerNormForward(RowShape s, in LayerNormViews v, float eps)
     {
@@ -40,15 +41,16 @@ public sealed partial class Kernels
         (layerNormApply ??= Load<LayerNormViews, RowShape, float>(LayerNormApplyKernel))(Stride(s.Length), v, s, eps);
     }
 
-    /// <summary>gx = betaX*gx + ..., ggamma/gbeta = betaParams*... + ...; a default view skips that gradient.</summary>
-    public void LayerNormBackward(RowShape s, in LayerNormViews v, float betaX, float betaParams)
+    /// <summary>gx = betaX*gx + ..., ggamma = betaGamma*ggamma + ..., gbeta = betaBeta*gbeta + ...;
+    /// a default view skips that gradient.</summary>
+    public void LayerNormBackward(RowShape s, in LayerNormViews v, float betaX, float betaGamma, float betaBeta)
     {
         Check.Length(v.Gy, s.Length, nameof(LayerNormBackward), "gy");
-        if (IsHost) { HostLayerNormBackward(s, v, betaX, betaParams); return; }
+        if (IsHost) { HostLayerNormBackward(s, v, betaX, betaGamma, betaBeta); return; }
         if (v.Gx.Length > 0)
             (layerNormGx ??= Load<LayerNormViews, RowShape, float>(LayerNormGxKernel))(Stride(s.N), v, s, betaX);
         if (v.GGamma.Length > 0 || v.GBeta.Length > 0)
-            (layerNormParams ??= Load<LayerNormViews, RowShape, float>(LayerNormParamsKernel))(Stride(s.L), v, s, betaParams);
+            (layerNormParams ??= Load<LayerNormViews, RowShape, float, float>(LayerNormParamsKernel))(Stride(s.L), v, s, betaGamma, betaBeta);
     }
 
     // ---- host ----------------------------------------------------------------------------------
@@ -76,7 +78,7 @@ public sealed partial class Kernels
         for (int i = 0; i < l; i++) y[i] = (x[i] - mf) * rf * g[i] + b[i];
     }
 
-    private unsafe void HostLayerNormBackward(RowShape s, LayerNormViews v, float betaX, float betaParams)
+    private unsafe void HostLayerNormBackward(RowShape s, LayerNormViews v, float betaX, float betaGamma, float betaBeta)
     {
         float* x = HostMemory.Ptr(v.X), gy = HostMemory.Ptr(v.Gy), g = HostMemory.Ptr(v.Gamma);
         float* mean = HostMemory.Ptr(v.Mean), rstd = HostMemory.Ptr(v.Rstd);
@@ -119,8 +121,8 @@ public sealed partial class Kernels
                     sg += gy[at] * ((x[at] - mean[n]) * rstd[n]);
                     sb += gy[at];
                 }
-                if (gg != null) gg[i] = (betaParams == 0f ? 0f : betaParams * gg[i]) + (float)sg;
-                if (gb != null) gb[i] = (betaParams == 0f ? 0f : betaParams * gb[i]) + (float)sb;
+                if (gg != null) gg[i] = (betaGamma == 0f ? 0f : betaGamma * gg[i]) + (float)sg;
+                if (gb != null) gb[i] = (betaBeta == 0f ? 0f : betaBeta * gb[i]) + (float)sb;
             }
         });
     }
@@ -171,7 +173,7 @@ public sealed partial class Kernels
         }
     }
 
-    private static void LayerNormParamsKernel(LayerNormViews v, RowShape s, float beta)
+    private static void LayerNormParamsKernel(LayerNormViews v, RowShape s, float betaGamma, float betaBeta)
     {
         for (int i = Grid.GlobalIndex.X; i < s.L; i += GridStride)
         {
@@ -182,8 +184,8 @@ public sealed partial class Kernels
                 sg += v.Gy[at] * ((v.X[at] - v.Mean[n]) * v.Rstd[n]);
                 sb += v.Gy[at];
             }
-            if (v.GGamma.Length > 0) v.GGamma[i] = beta == 0f ? sg : beta * v.GGamma[i] + sg;
-            if (v.GBeta.Length > 0) v.GBeta[i] = beta == 0f ? sb : beta * v.GBeta[i] + sb;
+            if (v.GGamma.Length > 0) v.GGamma[i] = betaGamma == 0f ? sg : betaGamma * v.GGamma[i] + sg;
+            if (v.GBeta.Length > 0) v.GBeta[i] = betaBeta == 0f ? sb : betaBeta * v.GBeta[i] + sb;
         }
     }
 }

@@ -9,6 +9,7 @@ using System.Diagnostics;
 using IlgpuGan;
 using IlgpuGan.Data;
 using IlgpuGan.Imaging;
+using IlgpuGan.Recipes;
 using IlgpuGan.Training;
 
 const int Size = 64, Channels = 3, GridCount = 64;
@@ -52,11 +53,10 @@ try
     //    Conv2d(256, 512, 4, 2, 1)  BatchNorm2d LeakyReLU(0.2)   -> (N, 512, 4, 4)    state size. (ndf*8) x 4 x 4
     //    Conv2d(512, 1, 4, 1, 0)                                 -> (N, 1, 1, 1)      one logit per image (BCE with logits)
     // Adam(lr, beta1 0.5, beta2 0.999) for both; weights N(0, 0.02), BatchNorm weights N(1, 0.02).
-    using var run = GanWorkload.Dcgan64.Create(device, batch, lr);
-    var trainer = run.Trainer;
+    using var trainer = GanWorkload.Dcgan64.Create(device, batch, lr);
 
     // A fixed noise batch, so that the grids over time are comparable.
-    using var fixedNoise = device.Persistent(GanWorkload.Dcgan64.LatentShape(GridCount, GanWorkload.LatentSize));
+    using var fixedNoise = device.Persistent(ModelRegistry.Dcgan64.LatentShape(GridCount, ModelRegistry.LatentSize));
     device.Kernels.Normal(fixedNoise.View, device.Random.Next(fixedNoise.Length), 0, 1);
     using var real = device.Persistent(new Shape(batch, Channels, Size, Size));
     var host = new float[batch * Channels * Size * Size];
@@ -82,8 +82,7 @@ try
         {
             var s = trainer.ReadStats();   // waits for the device
             double rate = step / clock.Elapsed.TotalSeconds;
-            Console.WriteLine($"[{step}/{steps}] epoch {loader.Epoch}  {s.LossD,7:F4} Loss_D  {s.LossG,7:F4} Loss_G  " +
-                              $"D(x) {s.DReal:F3}  D(G(z)) {s.DFake:F3}/{s.DFakeAfter:F3}  {1000 / rate:F0} ms/step  ETA {(steps - step) / rate:F0} s");
+            Console.WriteLine($"[{step}/{steps}] epoch {loader.Epoch}  {s.Text()}  {1000 / rate:F0} ms/step  ETA {(steps - step) / rate:F0} s");
         }
         if (step % sampleEvery == 0 || step == steps)
         {

@@ -1,18 +1,22 @@
 // W-DCGAN28 (shared/bench/WORKLOADS.md) on the bundled 7,996 MNIST training digits.
 // Usage: dotnet run -c Release --project samples/MnistDcgan -- [--steps N] [--batch 64] [--accelerator cpu|opencl|cuda]
-//        [--data DIR] [--out DIR] [--sample-every N] [--seed S]
+//        [--data DIR] [--out DIR] [--sample-every N] [--seed S] [--loss bce|wgan|wgan-gp|hinge|lsgan]
 //        [--bench N]  (times N W-DCGAN28 steps as WORKLOADS.md defines them and prints the median)
 // Writes a grid of G's digits for a fixed noise batch every --sample-every steps (out/mnist-dcgan/step_NNNNN.png).
 using System.Diagnostics;
 using IlgpuGan;
 using IlgpuGan.Data;
 using IlgpuGan.Imaging;
+using IlgpuGan.Recipes;
 using IlgpuGan.Training;
 
 try
 {
     var opts = Args.Parse(args);
-    int steps = opts.Int("steps", 1500), batch = opts.Int("batch", 64), sampleEvery = opts.Int("sample-every", 250), seed = opts.Int("seed", 1);
+    var loss = Objectives.Parse(opts.Get("loss", null) ?? "bce");
+    var model = ModelRegistry.Dcgan28;
+    var defaults = model.DefaultsFor(loss);                           // the registry's settings for W-DCGAN28 and this loss
+    int steps = opts.Int("steps", loss == Objective.Bce ? 1500 : (int)defaults.Steps), batch = opts.Int("batch", 64), sampleEvery = opts.Int("sample-every", 250), seed = opts.Int("seed", 1);
     string data = opts.Get("data", null) ?? MnistDataset.DefaultFolder;
     string outDir = opts.Get("out", null) ?? Path.Combine("out", "mnist-dcgan");
     var kind = Device.ParseKind(opts.Get("accelerator", null));
@@ -31,12 +35,11 @@ try
     Console.WriteLine($"device: {device}; data: {mnist.Count} digits from {data}; {steps} steps of batch {batch}");
 
     // G: z (N, 100, 1, 1) -> (N, 256, 7, 7) -> (N, 128, 14, 14) -> (N, 1, 28, 28)
-    // D: (N, 1, 28, 28) -> (N, 64, 14, 14) -> (N, 128, 7, 7) -> logit (N, 1, 1, 1)
-    using var run = GanWorkload.Dcgan28.Create(device, batch);
-    var trainer = run.Trainer;
+    // D: (N, 1, 28, 28) -> (N, 64, 14, 14) -> (N, 128, 7, 7) -> logit (N, 1, 1, 1)  (wgan-gp: LayerNorm for BatchNorm)
+    using var trainer = GanRecipe.Create(device, model, defaults.Options, batch);
 
     // A fixed noise batch, so that the grids over time are comparable.
-    using var fixedNoise = device.Persistent(GanWorkload.Dcgan28.LatentShape(64, GanWorkload.LatentSize));
+    using var fixedNoise = device.Persistent(model.LatentShape(64, model.LatentSize));
     device.Kernels.Normal(fixedNoise.View, device.Random.Next(fixedNoise.Length), 0, 1);
     using var real = device.Persistent(new Shape(batch, 1, 28, 28));
     var host = new float[batch * 28 * 28];
@@ -51,15 +54,14 @@ try
     var clock = Stopwatch.StartNew();
     for (int step = 1; step <= steps; step++)
     {
-        // (1) D step: real batch labelled 1, G(z) (not back-propagated into G) labelled 0.
+        // (1) D step(s): real batch labelled 1, G(z) (not back-propagated into G) labelled 0 (bce).
         // (2) G step: a fresh z, G's fakes labelled real through the updated D.
         trainer.TrainStep(NextReal);
         if (step % 50 == 0 || step == steps)
         {
             var s = trainer.ReadStats();   // waits for the device
             double rate = step / clock.Elapsed.TotalSeconds;
-            Console.WriteLine($"[{step}/{steps}] epoch {loader.Epoch}  {s.LossD,7:F4} Loss_D  {s.LossG,7:F4} Loss_G  " +
-                              $"D(x) {s.DReal:F3}  D(G(z)) {s.DFake:F3}/{s.DFakeAfter:F3}  {rate:F1} steps/s  ETA {(steps - step) / rate:F0} s");
+            Console.WriteLine($"[{step}/{steps}] epoch {loader.Epoch}  {s.Text()}  {rate:F1} steps/s  ETA {(steps - step) / rate:F0} s");
         }
         if (step % sampleEvery == 0 || step == steps)
         {
@@ -71,7 +73,7 @@ try
     Console.WriteLine($"done: {steps} steps in {clock.Elapsed.TotalSeconds:F1} s ({clock.Elapsed.TotalMilliseconds / steps:F1} ms/step)");
     return 0;
 }
-catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException or NonFiniteLossException)
+catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException or NotSupportedException or NonFiniteLossException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 1;

@@ -1,6 +1,6 @@
 // W-MLP (shared/bench/WORKLOADS.md) on the bundled 7,996 MNIST training digits.
 // Usage: dotnet run -c Release --project samples/MnistMlp -- [--steps N] [--batch 64] [--accelerator cpu|opencl|cuda]
-//        [--data DIR] [--out DIR] [--sample-every N] [--seed S]
+//        [--data DIR] [--out DIR] [--sample-every N] [--seed S] [--loss bce|wgan|wgan-gp|hinge|lsgan]
 //        [--bench N]  (times N W-MLP steps as WORKLOADS.md defines them and prints the median)
 //        [--gemm N]   (times K-GEMM of WORKLOADS.md: C = A * B, square n = N, median of 10 after warm-up)
 // Writes a grid of G's digits for a fixed noise batch every --sample-every steps (out/mnist-mlp/step_NNNNN.png).
@@ -8,14 +8,15 @@ using System.Diagnostics;
 using IlgpuGan;
 using IlgpuGan.Data;
 using IlgpuGan.Imaging;
-using IlgpuGan.Models;
-using IlgpuGan.Optim;
+using IlgpuGan.Recipes;
 using IlgpuGan.Training;
 
 try
 {
     var opts = Args.Parse(args);
-    int steps = opts.Int("steps", 6000), batch = opts.Int("batch", 64), sampleEvery = opts.Int("sample-every", 1000), seed = opts.Int("seed", 1);
+    var loss = Objectives.Parse(opts.Get("loss", null) ?? "bce");
+    var defaults = ModelRegistry.Mlp.DefaultsFor(loss);             // the registry's settings for W-MLP and this loss
+    int steps = opts.Int("steps", loss == Objective.Bce ? 6000 : (int)defaults.Steps), batch = opts.Int("batch", 64), sampleEvery = opts.Int("sample-every", 1000), seed = opts.Int("seed", 1);
     string data = opts.Get("data", null) ?? MnistDataset.DefaultFolder;
     string outDir = opts.Get("out", null) ?? Path.Combine("out", "mnist-mlp");
     var kind = Device.ParseKind(opts.Get("accelerator", null));
@@ -30,11 +31,8 @@ try
     using var device = Device.Create(kind, (ulong)seed);
     Console.WriteLine($"device: {device}; data: {mnist.Count} digits from {data}; {steps} steps of batch {batch}");
 
-    using var g = Mlp.Generator(device);       // z (N, 100) -> (N, 1, 28, 28)
-    using var d = Mlp.Discriminator(device);   // (N, 1, 28, 28) -> logit (N, 1)
-    using var optG = new Adam(g.Parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
-    using var optD = new Adam(d.Parameters(), lr: 2e-4, beta1: 0.5, beta2: 0.999);
-    using var trainer = new GanTrainer(device, g, d, optG, optD, batch);
+    // G: z (N, 100) -> (N, 1, 28, 28); D: (N, 1, 28, 28) -> logit (N, 1); one optimizer each (bce: Adam 2e-4, betas (0.5, 0.999)).
+    using var trainer = GanRecipe.Create(device, ModelRegistry.Mlp, defaults.Options, batch);
 
     // A fixed noise batch, so that the grids over time are comparable.
     using var fixedNoise = device.Persistent(new Shape(64, 100));
@@ -57,8 +55,7 @@ try
         {
             var s = trainer.ReadStats();   // waits for the device
             double rate = step / clock.Elapsed.TotalSeconds;
-            Console.WriteLine($"[{step}/{steps}] epoch {loader.Epoch}  {s.LossD,7:F4} Loss_D  {s.LossG,7:F4} Loss_G  " +
-                              $"D(x) {s.DReal:F3}  D(G(z)) {s.DFake:F3}/{s.DFakeAfter:F3}  {rate:F1} steps/s  ETA {(steps - step) / rate:F0} s");
+            Console.WriteLine($"[{step}/{steps}] epoch {loader.Epoch}  {s.Text()}  {rate:F1} steps/s  ETA {(steps - step) / rate:F0} s");
         }
         if (step % sampleEvery == 0 || step == steps)
         {
@@ -70,7 +67,7 @@ try
     Console.WriteLine($"done: {steps} steps in {clock.Elapsed.TotalSeconds:F1} s ({clock.Elapsed.TotalMilliseconds / steps:F1} ms/step)");
     return 0;
 }
-catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException or NonFiniteLossException)
+catch (Exception e) when (e is ArgumentException or IOException or InvalidDataException or InvalidOperationException or NotSupportedException or NonFiniteLossException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 1;

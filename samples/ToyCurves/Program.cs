@@ -3,8 +3,7 @@
 using IlgpuGan;
 using IlgpuGan.Imaging;
 using IlgpuGan.Models;
-using IlgpuGan.Optim;
-using IlgpuGan.Training;
+using IlgpuGan.Recipes;
 
 var opts = Args.Parse(args);
 int steps = opts.Int("steps", 3000), batch = 64;
@@ -12,11 +11,8 @@ string outDir = opts.Get("out", null) ?? Path.Combine("out", "toy-curves");
 
 using var device = Device.Create(Device.ParseKind(opts.Get("accelerator", null)), seed: 1);
 Console.WriteLine($"device: {device}");
-using var g = ToyCurves.Generator(device);
-using var d = ToyCurves.Discriminator(device);
-using var optG = new Adam(g.Parameters(), lr: 1e-3, beta1: 0.5);
-using var optD = new Adam(d.Parameters(), lr: 1e-3, beta1: 0.5);
-using var trainer = new GanTrainer(device, g, d, optG, optD, batch, new TrainerOptions { LatentSize = ToyCurves.Ideas });
+// G: z (N, 5) -> (N, 128) -> curve (N, 15); D: curve (N, 15) -> (N, 128) -> logit (N, 1); Adam 1e-3, betas (0.5, 0.999).
+using var trainer = GanRecipe.Create(device, ModelRegistry.Toy, ModelRegistry.Toy.DefaultsFor(Objective.Bce).Options, batch);
 using var real = device.Persistent(new Shape(batch, ToyCurves.Points));
 var random = new Random(1);
 var paintings = new float[batch * ToyCurves.Points];

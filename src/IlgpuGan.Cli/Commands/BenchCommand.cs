@@ -4,7 +4,7 @@ using IlgpuGan.Bench;
 namespace IlgpuGan.Cli.Commands;
 
 /// <summary>
-/// <c>ilgpu-gan bench [W-MLP W-DCGAN28 W-DCGAN64 K-GEMM K-CONV K-CONVT]</c>: the workloads of
+/// <c>ilgpu-gan bench [W-MLP W-DCGAN28 W-DCGAN64 W-WGANGP28 K-GEMM K-CONV K-CONVT]</c>: the workloads of
 /// shared/bench/WORKLOADS.md on one accelerator, one figure per line in the form of
 /// shared/bench/torch_workloads.py, so the two compare line by line.
 /// </summary>
@@ -18,7 +18,7 @@ public static class BenchCommand
             Arity = ArgumentArity.ZeroOrMore,
         };
         var accelerator = new Option<string?>("--accelerator", "-a") { Description = "cpu, opencl, cuda or auto (default: $ILGPUGAN_ACCELERATOR, else the best present).", HelpName = "kind" };
-        var steps = new Option<int>("--steps") { Description = "Timed training steps per GAN workload (default: as torch_workloads.py: CPU 20, W-DCGAN64 5; GPU 100).", DefaultValueFactory = _ => 0 };
+        var steps = new Option<int>("--steps") { Description = "Timed training steps per GAN workload after 5 warm-up ones (default: the CPU peer's counts, W-MLP 200, W-DCGAN28 60, W-DCGAN64 10, W-WGANGP28 30; GPU 100).", DefaultValueFactory = _ => 0 };
         var tf32 = new Option<bool>("--tf32") { Description = "Run GEMMs on TF32 tensor cores where supported (CUDA, compute capability 8.0+; about 3e-4 relative error instead of FP32's ~1e-6). Also $ILGPUGAN_TF32=1." };
         var cmd = new Command("bench", "Time the shared benchmark workloads (medians, device synchronised before every clock read).")
         {

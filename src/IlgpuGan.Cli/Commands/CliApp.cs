@@ -1,5 +1,5 @@
 using System.CommandLine;
-using IlgpuGan.Training;
+using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Cli.Commands;
 

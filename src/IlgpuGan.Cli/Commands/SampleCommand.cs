@@ -1,6 +1,7 @@
 using System.CommandLine;
 using IlgpuGan.Cli.Runs;
 using IlgpuGan.Kernels;
+using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Cli.Commands;
 
@@ -63,7 +64,7 @@ public static class SampleCommand
     {
         using var device = Device.Create(kind, (ulong)seed);
         using var g = model.Generator(device);
-        ck.LoadModule(g, "G.");
+        ck.Contents.LoadModule(g, "G");
         g.Eval();
         var result = new float[(long)count * model.SampleSize];
         using var noise = device.Persistent(model.LatentShape(count, model.LatentSize));

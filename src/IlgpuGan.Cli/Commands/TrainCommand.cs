@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using IlgpuGan.Cli.Runs;
+using IlgpuGan.Recipes;
 using Spectre.Console;
 
 namespace IlgpuGan.Cli.Commands;
@@ -16,15 +17,27 @@ public static class TrainCommand
                       "a folder with MNIST's IDX files, an IDX image file or an IDX pair IMAGES,LABELS, or a folder of images. Default: the model's (mnist for mlp and dcgan28).",
         HelpName = "data",
     };
-    private static readonly Option<long?> Steps = new("--steps") { Description = "Training steps in all (each: --d-steps D updates, one G update). Default: the model's (mlp: 6000).", HelpName = "n" };
+    private static readonly Option<string?> Loss = new("--loss")
+    {
+        Description = "The objective: bce (the default), wgan (weight clipping), wgan-gp (gradient penalty), hinge, lsgan (least squares). " +
+                      "Each brings its paper's defaults (wgan: RMSProp 5e-5, clip 0.01, 5 critic updates, the original schedule; " +
+                      "wgan-gp: Adam 1e-4 betas (0.5, 0.9) at 28x28, (0, 0.9) at 64x64, lambda 10, 5 critic updates).",
+        HelpName = "name",
+    };
+    private static readonly Option<string?> OptimizerName = new("--optimizer") { Description = "adam or rmsprop, for G and D (default: the loss's: rmsprop for wgan, else adam).", HelpName = "name" };
+    private static readonly Option<double?> Clip = new("--clip") { Description = "Clamp D's weights to [-c, c] after every D update (default: 0.01 for wgan, else none).", HelpName = "c" };
+    private static readonly Option<double?> GpLambda = new("--gp-lambda") { Description = "The gradient penalty's weight (wgan-gp only; default 10).", HelpName = "lambda" };
+    private static readonly Option<string?> CriticSchedule = new("--critic-schedule")
+    { Description = "constant (--n-critic D updates every step) or original (WGAN's: 100 for the first 25 G updates and every 500th). Default: original for wgan, else constant.", HelpName = "name" };
+    private static readonly Option<long?> Steps = new("--steps") { Description = "Training steps in all (each: --n-critic D updates, one G update). Default: the model's for the loss (mlp bce: 6000).", HelpName = "n" };
     private static readonly Option<double?> Epochs = new("--epochs") { Description = "Train for this many passes over the data instead of --steps.", HelpName = "n" };
     private static readonly Option<int?> Batch = new("--batch", "-b") { Description = "Batch size. Default: the model's (64; dcgan64: 128).", HelpName = "n" };
-    private static readonly Option<double?> Lr = new("--lr") { Description = "Learning rate of both Adam optimizers (default 2e-4; toy 1e-3).", HelpName = "rate" };
-    private static readonly Option<double?> LrG = new("--lr-g") { Description = "Learning rate of G's Adam (overrides --lr).", HelpName = "rate" };
-    private static readonly Option<double?> LrD = new("--lr-d") { Description = "Learning rate of D's Adam (overrides --lr).", HelpName = "rate" };
-    private static readonly Option<double?> Beta1 = new("--beta1") { Description = "Adam beta1 (default 0.5).", HelpName = "b" };
-    private static readonly Option<double?> Beta2 = new("--beta2") { Description = "Adam beta2 (default 0.999).", HelpName = "b" };
-    private static readonly Option<int?> DSteps = new("--d-steps") { Description = "D updates per G update (default 1).", HelpName = "n" };
+    private static readonly Option<double?> Lr = new("--lr") { Description = "Learning rate of both optimizers (default: the loss's: 2e-4 for bce, hinge, lsgan (toy 1e-3); 5e-5 wgan; 1e-4 wgan-gp).", HelpName = "rate" };
+    private static readonly Option<double?> LrG = new("--lr-g") { Description = "Learning rate of G's optimizer (overrides --lr).", HelpName = "rate" };
+    private static readonly Option<double?> LrD = new("--lr-d") { Description = "Learning rate of D's optimizer (overrides --lr).", HelpName = "rate" };
+    private static readonly Option<double?> Beta1 = new("--beta1") { Description = "Adam beta1 (default 0.5; wgan-gp at 64x64: 0).", HelpName = "b" };
+    private static readonly Option<double?> Beta2 = new("--beta2") { Description = "Adam beta2 (default 0.999; wgan-gp: 0.9).", HelpName = "b" };
+    private static readonly Option<int?> DSteps = new("--n-critic", "--d-steps") { Description = "D (critic) updates per G update (default 1; wgan and wgan-gp: 5).", HelpName = "n" };
     private static readonly Option<int?> Seed = new("--seed", "-s") { Description = "Seed of the weights, noise and data order (default 1).", HelpName = "n" };
     private static readonly Option<string?> Accelerator = new("--accelerator", "-a") { Description = "cpu, opencl, cuda or auto (default: $ILGPUGAN_ACCELERATOR, else the best present).", HelpName = "kind" };
     private static readonly Option<string?> Out = new("--out", "-o") { Description = "Output folder (default out/<model>).", HelpName = "dir" };
@@ -53,7 +66,7 @@ public static class TrainCommand
     {
         var cmd = new Command("train", "Train a GAN. Writes fixed-noise grids (samples/), checkpoints (checkpoints/), config.json and report.html to the output folder. " +
                                        "Ctrl-C or SIGTERM writes a checkpoint and exits (130/143); --resume continues exactly where it stopped.");
-        foreach (Option o in new Option[] { Model, Data, Steps, Epochs, Batch, Lr, LrG, LrD, Beta1, Beta2, DSteps, Seed, Accelerator, Out,
+        foreach (Option o in new Option[] { Model, Loss, Data, Steps, Epochs, Batch, OptimizerName, Lr, LrG, LrD, Beta1, Beta2, DSteps, CriticSchedule, Clip, GpLambda, Seed, Accelerator, Out,
                                             SampleEvery, CheckpointEvery, Keep, LogEvery, BadImages, Resume, DryRun, ProgressMode })
             cmd.Options.Add(o);
         cmd.SetAction(Run);
@@ -78,11 +91,14 @@ public static class TrainCommand
         else
         {
             var model = ModelRegistry.Get(p.GetValue(Model) ?? "mlp");
-            var d = model.Defaults;
+            var loss = Objectives.Parse(p.GetValue(Loss) ?? "bce");
+            var d = model.DefaultsFor(loss);
+            var o = d.Options;
             config = Merge(new RunConfig
             {
-                Model = model.Name, Data = model.DefaultData, Steps = d.Steps, Batch = d.Batch, LrG = d.Lr, LrD = d.Lr,
-                Beta1 = d.Beta1, Beta2 = d.Beta2, SampleEvery = d.SampleEvery, CheckpointEvery = d.CheckpointEvery,
+                Model = model.Name, Loss = loss.Name(), Optimizer = o.Optimizer, Data = model.DefaultData, Steps = d.Steps, Batch = d.Batch,
+                LrG = o.LrG, LrD = o.LrD, Beta1 = o.Beta1, Beta2 = o.Beta2, DSteps = o.NCritic, CriticSchedule = o.Schedule.Name(),
+                Clip = o.Clip, GpLambda = o.GpLambda, SampleEvery = d.SampleEvery, CheckpointEvery = d.CheckpointEvery,
             }, p, resuming: false);
             if (config.Data.Length == 0 && p.GetValue(DryRun)) config = config with { Data = Datasets.Fake };   // dcgan64 --dry-run
             outFolder ??= Path.Combine("out", model.Name);
@@ -121,7 +137,7 @@ public static class TrainCommand
     }
 
     /// <summary>The options given on the command line applied to <paramref name="c"/>. A resumed run may not change
-    /// what decides the numbers (model, data, batch, rates, betas, d-steps, seed).</summary>
+    /// what decides the numbers (model, loss, optimizer, data, batch, rates, betas, critic updates and schedule, clip, lambda, seed).</summary>
     private static RunConfig Merge(RunConfig c, ParseResult p, bool resuming)
     {
         T? Given<T>(Option<T?> o) where T : struct => p.GetResult(o) is { Implicit: false } ? p.GetValue(o) : null;
@@ -130,6 +146,8 @@ public static class TrainCommand
         var fixedOptions = new RunConfig
         {
             Model = GivenS(Model) is { } m ? ModelRegistry.Get(m).Name : c.Model,
+            Loss = GivenS(Loss) is { } l ? Objectives.Parse(l).Name() : c.Loss,
+            Optimizer = GivenS(OptimizerName)?.ToLowerInvariant() ?? c.Optimizer,
             Data = GivenS(Data) ?? c.Data,
             Batch = Given(Batch) ?? c.Batch,
             LrG = Given(LrG) ?? Given(Lr) ?? c.LrG,
@@ -137,6 +155,9 @@ public static class TrainCommand
             Beta1 = Given(Beta1) ?? c.Beta1,
             Beta2 = Given(Beta2) ?? c.Beta2,
             DSteps = Given(DSteps) ?? c.DSteps,
+            CriticSchedule = GivenS(CriticSchedule) is { } cs ? Objectives.ParseSchedule(cs).Name() : c.CriticSchedule,
+            Clip = Given(Clip) ?? c.Clip,
+            GpLambda = Given(GpLambda) ?? c.GpLambda,
             Seed = Given(Seed) ?? c.Seed,
         };
         if (resuming)
@@ -152,8 +173,9 @@ public static class TrainCommand
         if (steps is not null && epochs is not null) throw new CliException("Give --steps or --epochs, not both.");
         return c with
         {
-            Model = fixedOptions.Model, Data = fixedOptions.Data, Batch = fixedOptions.Batch, LrG = fixedOptions.LrG, LrD = fixedOptions.LrD,
-            Beta1 = fixedOptions.Beta1, Beta2 = fixedOptions.Beta2, DSteps = fixedOptions.DSteps, Seed = fixedOptions.Seed,
+            Model = fixedOptions.Model, Loss = fixedOptions.Loss, Optimizer = fixedOptions.Optimizer, Data = fixedOptions.Data, Batch = fixedOptions.Batch,
+            LrG = fixedOptions.LrG, LrD = fixedOptions.LrD, Beta1 = fixedOptions.Beta1, Beta2 = fixedOptions.Beta2, DSteps = fixedOptions.DSteps,
+            CriticSchedule = fixedOptions.CriticSchedule, Clip = fixedOptions.Clip, GpLambda = fixedOptions.GpLambda, Seed = fixedOptions.Seed,
             Steps = steps ?? c.Steps,
             Epochs = steps is not null ? 0 : epochs ?? c.Epochs,
             Accelerator = GivenS(Accelerator) ?? (resuming ? c.Accelerator : "auto"),

@@ -53,7 +53,7 @@ public sealed partial class CheckpointStore(string folder)
     public string Save(Session s, RunHistory history, int keep)
     {
         Directory.CreateDirectory(Folder);
-        long step = s.Trainer.Step;
+        long step = s.Recipe.Step;
         string path = Path.Combine(Folder, FileName(step));
         if (File.Exists(path)) SetAsideIfCorrupt(path);
         Checkpoint.Save(path, s, history);

@@ -1,3 +1,4 @@
+using IlgpuGan.Recipes;
 using IlgpuGan.Data;
 using IlgpuGan.Models;
 

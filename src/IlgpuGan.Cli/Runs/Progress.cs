@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using IlgpuGan.Training;
+using IlgpuGan.Recipes;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -43,12 +43,6 @@ internal sealed class RateMeter(long startStep, long totalSteps)
     public TimeSpan Elapsed => clock.Elapsed;
 }
 
-internal static class StatsText
-{
-    public static string Of(StepStats s) => string.Create(CultureInfo.InvariantCulture,
-        $"Loss_D {s.LossD:F4}  Loss_G {s.LossG:F4}  D(x) {s.DReal:F4}  D(G(z)) {s.DFake:F4}");
-}
-
 /// <summary>Plain lines, at most one every <c>every</c> steps (and at the last), for logs and pipes.</summary>
 public sealed class PlainProgress(TextWriter output, long every) : IRunProgress
 {
@@ -61,7 +55,7 @@ public sealed class PlainProgress(TextWriter output, long every) : IRunProgress
         {
             if (stats is not { } s || (step - lastPrinted < every && step != total)) return;
             lastPrinted = step;
-            output.WriteLine($"[{step}/{total}] {StatsText.Of(s)}  {meter.RateText(step)}  {meter.EtaText(step)}");
+            output.WriteLine($"[{step}/{total}] {s.Text()}  {meter.RateText(step)}  {meter.EtaText(step)}");
             output.Flush();
         }
 
@@ -101,7 +95,7 @@ public sealed class LiveProgress(IAnsiConsole console) : IRunProgress
             setStep(step);
             task.Value = step;
             task.Description = Describe(step, total);
-            if (stats is { } s) setStats(StatsText.Of(s));
+            if (stats is { } s) setStats(s.Text());
         }
 
         public void Message(string text) => console.MarkupLine(Markup.Escape(text));

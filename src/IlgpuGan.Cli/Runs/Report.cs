@@ -1,4 +1,5 @@
 using IlgpuGan.IO;
+using IlgpuGan.Recipes;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -10,8 +11,9 @@ public sealed record ReportStatus(string Text, bool Running);
 
 /// <summary>
 /// <c>report.html</c>: one self-contained page (inline SVG charts, CSS, no scripts from elsewhere)
-/// that shows a run as it goes: the status and device, SVG charts of Loss_D and Loss_G and of D(x)
-/// and D(G(z)), the fixed-noise grids over time (the PNGs in samples/, newest first), the real data and
+/// that shows a run as it goes: the status and device, an SVG chart for each group of the statistics
+/// the recipe reports (BCE: Loss_D and Loss_G; D(x) and D(G(z)). WGAN-GP: the losses; the Wasserstein
+/// estimate; the penalty; the gradient norm at x^), the fixed-noise grids over time (the PNGs in samples/, newest first), the real data and
 /// the configuration. Rewritten atomically; while training it reloads itself every 30 seconds.
 /// </summary>
 public static class Report
@@ -20,17 +22,17 @@ public static class Report
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public static void Write(string outFolder, RunConfig config, string device, string data, RunHistory history,
-        long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile)
+        IReadOnlyList<Statistic> statistics, long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile)
     {
-        string html = Render(config, device, data, history, step, status, sampleFiles, realFile);
+        string html = Render(config, device, data, history, statistics, step, status, sampleFiles, realFile);
         AtomicFile.WriteAllText(Path.Combine(outFolder, FileName), html);
     }
 
     public static string Render(RunConfig config, string device, string data, RunHistory history,
-        long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile)
+        IReadOnlyList<Statistic> statistics, long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile)
     {
         var h = new StringBuilder();
-        string title = $"ilgpu-gan: {config.Model} on {config.Data}";
+        string title = $"ilgpu-gan: {config.Model} ({config.Loss}) on {config.Data}";
         h.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
         if (status.Running) h.Append("<meta http-equiv=\"refresh\" content=\"30\">");
         h.Append($"<title>{E(title)}</title>\n<style>{Css}</style></head>\n<body>\n");
@@ -43,15 +45,17 @@ public static class Report
         if (history.Points.Count > 0)
         {
             var p = history.Points[^1];
-            Row(h, $"step {p.Step:N0}", string.Create(Inv, $"Loss_D {p.LossD:F4}, Loss_G {p.LossG:F4}, D(x) {p.DReal:F4}, D(G(z)) {p.DFake:F4}"));
+            Row(h, $"step {p.Step:N0}", string.Join(", ", p.Values.Select(kv => string.Create(Inv, $"{kv.Key} {kv.Value:F4}"))));
         }
         h.Append("</table>\n");
 
         h.Append("<h2>Training curves</h2>\n<div class=\"charts\">\n");
-        h.Append(Chart("Losses", "chart-loss", history.Points,
-            [("Loss_D", "#d62728", p => p.LossD), ("Loss_G", "#1f77b4", p => p.LossG)]));
-        h.Append(Chart("D outputs", "chart-d", history.Points,
-            [("D(x)", "#2ca02c", p => p.DReal), ("D(G(z))", "#ff7f0e", p => p.DFake)]));
+        int color = 0;
+        foreach (var group in statistics.GroupBy(x => x.Chart))
+        {
+            var series = group.Select(x => (x.Name, Palette[color++ % Palette.Length], (Func<HistoryPoint, float>)(p => p[x.Name]))).ToArray();
+            h.Append(Chart(group.Key, ChartId(group.Key), history.Points, series));
+        }
         h.Append("</div>\n");
 
         var samples = sampleFiles.ToList();
@@ -78,6 +82,16 @@ public static class Report
         h.Append("</body></html>\n");
         return h.ToString();
     }
+
+    private static readonly string[] Palette = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+
+    /// <summary>chart-loss, chart-d (the D outputs), else chart- and the title's letters.</summary>
+    public static string ChartId(string title) => title switch
+    {
+        "Losses" => "chart-loss",
+        "D outputs" => "chart-d",
+        _ => "chart-" + new string(title.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit).ToArray()),
+    };
 
     private static void Row(StringBuilder h, string name, string value) =>
         h.Append($"<tr><th>{E(name)}</th><td>{E(value)}</td></tr>");

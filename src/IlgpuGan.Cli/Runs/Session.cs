@@ -1,15 +1,13 @@
 using IlgpuGan.Data;
 using IlgpuGan.Kernels;
-using IlgpuGan.Nn;
-using IlgpuGan.Optim;
-using IlgpuGan.Training;
+using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Cli.Runs;
 
 /// <summary>
-/// One model being trained: its device, G and D, their Adam optimizers, the trainer, the seeded
-/// batch loader over the data and the fixed noise batch of the sample grids. Everything a checkpoint
-/// holds is reachable from here, in the order <see cref="Checkpoint"/> saves and restores it.
+/// One model being trained: its device, the recipe (its parts G and D with their optimizers), the
+/// seeded batch loader over the data and the fixed noise batch of the sample grids. Everything a
+/// checkpoint holds is reachable from here (<see cref="Checkpoint"/>).
 /// </summary>
 public sealed class Session : IDisposable
 {
@@ -21,11 +19,7 @@ public sealed class Session : IDisposable
     public ModelSpec Model { get; }
     public Dataset Data { get; }
     public Device Device { get; }
-    public Module G { get; }
-    public Module D { get; }
-    public Adam OptG { get; }
-    public Adam OptD { get; }
-    public GanTrainer Trainer { get; }
+    public GanRecipe Recipe { get; }
     public BatchLoader Loader { get; }
     /// <summary>The latent batch behind every sample grid: drawn from its own stream (seed-derived), so it
     /// is the same in a fresh and in a resumed run and does not move the training stream.</summary>
@@ -42,16 +36,8 @@ public sealed class Session : IDisposable
         Device = device ?? Device.Create(Device.ParseKind(config.Accelerator), (ulong)config.Seed);
         try
         {
-            G = model.Generator(Device);
-            D = model.Discriminator(Device);
-            OptG = new Adam(G.Parameters(), config.LrG, config.Beta1, config.Beta2);
-            OptD = new Adam(D.Parameters(), config.LrD, config.Beta1, config.Beta2);
-            Trainer = new GanTrainer(Device, G, D, OptG, OptD, config.Batch, new TrainerOptions
-            {
-                LatentSize = model.LatentSize,
-                LatentShape = model.LatentShape,
-                DSteps = config.DSteps,
-            });
+            try { Recipe = GanRecipe.Create(Device, model, config.ToOptions(), config.Batch); }
+            catch (ArgumentException e) { throw new CliException(e.Message, ExitCodes.Error, e); }
             Loader = data.CreateLoader(config.Batch, config.Seed);
             real = Device.Persistent(new Shape([config.Batch, .. model.SampleShape]));
             host = new float[config.Batch * data.SampleSize];
@@ -68,8 +54,8 @@ public sealed class Session : IDisposable
     /// <summary>The stream of the fixed noise: apart from the training stream (seed, 0..).</summary>
     public static ulong FixedNoiseSeed(int seed) => (ulong)(uint)seed ^ 0xF1CED_501CEUL;
 
-    /// <summary>One training step (DSteps D updates, one G update) on the next batches of the loader.</summary>
-    public void Step() => Trainer.TrainStep(NextReal);
+    /// <summary>One training step (the recipe's D updates and one G update) on the next batches of the loader.</summary>
+    public void Step() => Recipe.TrainStep(NextReal);
 
     private Tensor NextReal()
     {
@@ -79,17 +65,13 @@ public sealed class Session : IDisposable
     }
 
     /// <summary>G's samples for the fixed noise (eval mode), on the host.</summary>
-    public float[] SampleFixed() => Trainer.Sample(FixedNoise);
+    public float[] SampleFixed() => Recipe.Sample(FixedNoise);
 
     public void Dispose()
     {
         FixedNoise?.Dispose();
         real?.Dispose();
-        Trainer?.Dispose();
-        OptD?.Dispose();
-        OptG?.Dispose();
-        D?.Dispose();
-        G?.Dispose();
+        Recipe?.Dispose();
         if (ownsDevice) Device?.Dispose();
     }
 }

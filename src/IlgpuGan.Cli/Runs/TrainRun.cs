@@ -1,6 +1,6 @@
 using IlgpuGan.IO;
 using System.Globalization;
-using IlgpuGan.Training;
+using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Cli.Runs;
 
@@ -59,22 +59,30 @@ public sealed class TrainRun
             History.TruncateAfter(ck.Step);
         }
         string device = s.Device.ToString();
-        Log.WriteLine($"ilgpu-gan train: {model.Name} (G {s.G.ParameterCount():N0}, D {s.D.ParameterCount():N0} parameters) on {data.Description}; " +
+        var o = s.Recipe.Options;
+        string optimizer = o.Optimizer == "adam"
+            ? string.Create(CultureInfo.InvariantCulture, $"Adam lr {o.LrG:G3}/{o.LrD:G3} betas ({o.Beta1:G3}, {o.Beta2:G3})")
+            : string.Create(CultureInfo.InvariantCulture, $"RMSProp lr {o.LrG:G3}/{o.LrD:G3}");
+        string extras = (o.Clip > 0 ? string.Create(CultureInfo.InvariantCulture, $", clip {o.Clip:G3}") : "") +
+                        (o.GpLambda > 0 ? string.Create(CultureInfo.InvariantCulture, $", gp lambda {o.GpLambda:G3}") : "") +
+                        (o.Schedule == CriticSchedule.Original ? ", original critic schedule" : "");
+        Log.WriteLine($"ilgpu-gan train: {model.Name} ({string.Join(", ", s.Recipe.Parts.Select(p => $"{p.Name} {p.Module.ParameterCount():N0}"))} parameters), " +
+                      $"loss {o.Loss.Name()}, {optimizer}, {o.NCritic} D update(s) per G update{extras}; on {data.Description}; " +
                       $"{c.Steps:N0} steps of batch {c.Batch}, seed {c.Seed}; device {device}; output {outFolder}");
 
         if (DryRun)
         {
             s.Step();
-            var st = s.Trainer.ReadStats();
+            var st = s.Recipe.ReadStats();
             s.SampleFixed();
-            Log.WriteLine($"dry run: 1 step of batch {c.Batch} done: {StatsText.Of(st)}. Nothing was written.");
+            Log.WriteLine($"dry run: 1 step of batch {c.Batch} done: {st.Text()}. Nothing was written.");
             return ExitCodes.Ok;
         }
         if (ResumeFrom is not null)
             Log.WriteLine($"resuming from {ResumeFrom.Path} at step {ResumeFrom.Step} (epoch {ResumeFrom.LoaderEpoch}, batch {ResumeFrom.LoaderBatch})");
-        if (s.Trainer.Step >= c.Steps)
+        if (s.Recipe.Step >= c.Steps)
         {
-            Log.WriteLine($"The run is already at step {s.Trainer.Step:N0} of {c.Steps:N0}; give a larger --steps to train further.");
+            Log.WriteLine($"The run is already at step {s.Recipe.Step:N0} of {c.Steps:N0}; give a larger --steps to train further.");
             return ExitCodes.Ok;
         }
 
@@ -84,25 +92,25 @@ public sealed class TrainRun
         int realCount = Math.Min(c.SampleCount, data.Count);
         model.SaveGrid(Path.Combine(outFolder, RealFile), data.First(realCount), realCount);
 
-        long lastCheckpoint = s.Trainer.Step;
-        void WriteReport(ReportStatus status) => Report.Write(outFolder, c, device, data.Description, History, s.Trainer.Step, status,
+        long lastCheckpoint = s.Recipe.Step;
+        void WriteReport(ReportStatus status) => Report.Write(outFolder, c, device, data.Description, History, s.Recipe.Statistics, s.Recipe.Step, status,
             History.SampleSteps.Select(SampleName), RealFile);
         WriteReport(new ReportStatus("training", true));
 
         try
         {
-            return Progress.Run(s.Trainer.Step, c.Steps, u =>
+            return Progress.Run(s.Recipe.Step, c.Steps, u =>
             {
-                while (s.Trainer.Step < c.Steps && !Stop.Requested)
+                while (s.Recipe.Step < c.Steps && !Stop.Requested)
                 {
                     s.Step();
-                    long step = s.Trainer.Step;
+                    long step = s.Recipe.Step;
                     bool last = step == c.Steps, checkpoint = step % c.CheckpointEvery == 0 || last, sample = step % c.SampleEvery == 0 || last;
                     StepStats? stats = null;
                     if (step % c.LogEvery == 0 || checkpoint || sample)
                     {
-                        stats = s.Trainer.ReadStats();    // waits for the device; throws on NaN/Inf
-                        History.Points.Add(new HistoryPoint(step, stats.Value.LossD, stats.Value.LossG, stats.Value.DReal, stats.Value.DFake));
+                        stats = s.Recipe.ReadStats();    // waits for the device; throws on NaN/Inf
+                        History.Points.Add(new HistoryPoint(stats.Value));
                     }
                     u.Step(step, stats);
                     if (sample)
@@ -118,17 +126,17 @@ public sealed class TrainRun
                     }
                     if (sample || checkpoint) WriteReport(new ReportStatus(last ? "finished" : "training", !last));
                 }
-                if (s.Trainer.Step >= c.Steps) return ExitCodes.Ok;
+                if (s.Recipe.Step >= c.Steps) return ExitCodes.Ok;
 
                 // Stopped by a signal: keep the work.
-                if (s.Trainer.Step > lastCheckpoint)
+                if (s.Recipe.Step > lastCheckpoint)
                 {
-                    s.Trainer.ReadStats();
+                    s.Recipe.ReadStats();
                     string path = store.Save(s, History, c.Keep);
-                    u.Message($"stopped by {Stop.Signal}: checkpoint {Path.GetRelativePath(outFolder, path)} at step {s.Trainer.Step:N0}; continue with --resume");
+                    u.Message($"stopped by {Stop.Signal}: checkpoint {Path.GetRelativePath(outFolder, path)} at step {s.Recipe.Step:N0}; continue with --resume");
                 }
                 else if (store.LatestFile() is null) u.Message($"stopped by {Stop.Signal} before the first step: nothing to keep");
-                else u.Message($"stopped by {Stop.Signal} at step {s.Trainer.Step:N0}, which the latest checkpoint holds; continue with --resume");
+                else u.Message($"stopped by {Stop.Signal} at step {s.Recipe.Step:N0}, which the latest checkpoint holds; continue with --resume");
                 WriteReport(new ReportStatus($"stopped by {Stop.Signal} (resume with --resume)", false));
                 return Stop.ExitCode;
             });
@@ -151,7 +159,7 @@ public sealed class TrainRun
         if (c.Epochs <= 0) Positive(c.Steps, "--steps");
         else if (!double.IsFinite(c.Epochs)) throw new CliException($"--epochs must be a positive number.");
         Positive(c.Batch, "--batch");
-        Positive(c.DSteps, "--d-steps");
+        Positive(c.DSteps, "--n-critic");
         Positive(c.SampleEvery, "--sample-every");
         Positive(c.CheckpointEvery, "--checkpoint-every");
         Positive(c.Keep, "--keep");
@@ -159,8 +167,15 @@ public sealed class TrainRun
         Positive(c.SampleCount, "--sample-count");
         PositiveD(c.LrG, "--lr-g");
         PositiveD(c.LrD, "--lr-d");
-        Beta(c.Beta1, "--beta1");
-        Beta(c.Beta2, "--beta2");
+        if (c.Optimizer == "adam")
+        {
+            Beta(c.Beta1, "--beta1");
+            Beta(c.Beta2, "--beta2");
+        }
+        TrainingOptions options;
+        try { options = c.ToOptions(); }
+        catch (ArgumentException e) { throw new CliException(e.Message); }
+        if (GanRecipe.Validate(options) is { } problem) throw new CliException(problem);
     }
 
     /// <summary>One training process per output folder: an exclusive lock on <c>.lock</c>, released when the

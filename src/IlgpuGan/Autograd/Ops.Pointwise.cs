@@ -224,15 +224,10 @@ public static partial class Ops
         if (d.Tape.NeedsGrad(x, gamma, beta))
             d.Tape.Record("layer_norm", y, [x, gamma, beta], g =>
             {
-                bool wantX = g.Wants(x), wantG = g.Wants(gamma), wantB = g.Wants(beta);
-                var (gx, betaX) = wantX ? g.Slot(x) : (default, 0f);
-                // gamma and beta share one beta in the kernel; a default view skips a gradient.
-                var (gg, betaG) = wantG ? g.Slot(gamma) : (default, 0f);
-                var (gb, betaB) = wantB ? g.Slot(beta) : (default, 0f);
-                if (wantG && wantB && betaG != betaB)
-                    throw new InvalidOperationException("LayerNorm: gamma and beta must be zeroed together (ZeroGrad on the module).");
-                float betaP = wantG ? betaG : betaB;
-                d.Kernels.LayerNormBackward(rows, new LayerNormViews(x.View, gamma.View, beta.View, mean.View, rstd.View, y.View, g.GradOf(y), gx, gg, gb), betaX, betaP);
+                var (gx, betaX) = g.Wants(x) ? g.Slot(x) : (default, 0f);     // a default view skips a gradient
+                var (gg, betaG) = g.Wants(gamma) ? g.Slot(gamma) : (default, 0f);
+                var (gb, betaB) = g.Wants(beta) ? g.Slot(beta) : (default, 0f);
+                d.Kernels.LayerNormBackward(rows, new LayerNormViews(x.View, gamma.View, beta.View, mean.View, rstd.View, y.View, g.GradOf(y), gx, gg, gb), betaX, betaG, betaB);
             }, g =>
             {
                 var wanted = new[] { x, gamma, beta }.Where(g.Wants).ToList();

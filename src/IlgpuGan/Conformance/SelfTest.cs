@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using IlgpuGan.Kernels;
 using IlgpuGan.Models;
-using IlgpuGan.Optim;
+using IlgpuGan.Recipes;
 using IlgpuGan.Training;
 
 namespace IlgpuGan.Conformance;
@@ -17,7 +17,7 @@ public sealed record SelfTestOptions
 
     /// <summary>Train each model of <see cref="Models"/> for a few steps; the losses must be finite.</summary>
     public bool Training { get; init; } = true;
-    /// <summary>GanWorkload names (W-MLP, W-DCGAN28, W-DCGAN64) and <see cref="SelfTest.Toy"/>.</summary>
+    /// <summary>GanWorkload names (W-MLP, W-DCGAN28, W-DCGAN64, W-WGANGP28: its double backward) and <see cref="SelfTest.Toy"/>.</summary>
     public IReadOnlyList<string> Models { get; init; } = [.. GanWorkload.All.Select(w => w.Name), SelfTest.Toy];
     public int TrainingSteps { get; init; } = 3;
     public int TrainingBatch { get; init; } = 4;
@@ -39,7 +39,7 @@ public sealed record AgreementResult(string Workload, string Device, string Refe
 {
     public static readonly string[] Quantities = ["Loss_D", "Loss_G", "D(x)", "D(G(z))"];
 
-    private static float Get(StepStats s, int q) => q switch { 0 => s.LossD, 1 => s.LossG, 2 => s.DReal, _ => s.DFake };
+    private static float Get(StepStats s, int q) => s[Quantities[q]];
 
     /// <summary>The largest |value - reference value| / max(1, |reference value|) over the
     /// <see cref="Quantities"/> of every step, and where it is (step from 1).</summary>
@@ -97,8 +97,12 @@ public static class SelfTest
     /// the CPU accelerator's simulated GPU threads can train in seconds (W-MLP itself takes them
     /// minutes per step: the weight gradients and Adam cover 3M parameters whatever the batch).
     /// </summary>
-    public static readonly GanWorkload NarrowMlp = new("W-MLP-narrow", 8, new Shape(1, 28, 28),
-        d => Mlp.Generator(d, width: 16), d => Mlp.Discriminator(d, width: 16), (n, nz) => new Shape(n, nz));
+    public static readonly GanWorkload NarrowMlp = new("W-MLP-narrow",
+        ModelRegistry.Mlp with { Name = "mlp-narrow", Generator = d => Mlp.Generator(d, width: 16), Discriminator = d => Mlp.Discriminator(d, width: 16) },
+        Objective.Bce, 8, 0);
+
+    /// <summary>The toy GAN with its defaults (Adam 1e-3, betas (0.5, 0.999)) as a workload, for the training check.</summary>
+    private static readonly GanWorkload ToyWorkload = new(Toy, ModelRegistry.Toy, Objective.Bce, 64, 0);
 
     /// <summary>Adam's learning rate for the narrow W-MLP in the agreement check: 10x W-MLP's 2e-4,
     /// so that its 5 steps move the losses by ~1e-3 to 6e-3 (at 2e-4 they move by ~1e-4, no more than
@@ -174,29 +178,11 @@ public static class SelfTest
         if (o.TrainingSteps < 1) throw new ArgumentOutOfRangeException(nameof(o), "TrainingSteps must be at least 1.");
         device.Tape.EndStep();
         device.Random.Restore(o.Seed, 0);
-        StepStats s;
-        if (string.Equals(model, Toy, StringComparison.OrdinalIgnoreCase))
-            s = TrainToy(device, o.TrainingSteps, o.TrainingBatch, o.Seed);
-        else
-            s = FirstSteps(device, GanWorkload.Find(model), o.TrainingSteps, o.TrainingBatch, o.Seed)[^1];
-        if (s.DReal is < 0 or > 1 || s.DFake is < 0 or > 1)
-            throw new CheckFailed($"D's mean output is not a probability: D(x) {s.DReal}, D(G(z)) {s.DFake}");
-        return $"{o.TrainingSteps} steps, batch {o.TrainingBatch}: Loss_D {s.LossD:F4}, Loss_G {s.LossG:F4} finite";
-    }
-
-    private static StepStats TrainToy(Device device, int steps, int batch, ulong seed)
-    {
-        using var g = ToyCurves.Generator(device);
-        using var d = ToyCurves.Discriminator(device);
-        using var optG = new Adam(g.Parameters(), lr: 1e-3, beta1: 0.5);
-        using var optD = new Adam(d.Parameters(), lr: 1e-3, beta1: 0.5);
-        using var trainer = new GanTrainer(device, g, d, optG, optD, batch, new TrainerOptions { LatentSize = ToyCurves.Ideas });
-        using var real = device.Persistent(new Shape(batch, ToyCurves.Points));
-        var host = new float[batch * ToyCurves.Points];
-        var random = new Random((int)(seed & int.MaxValue));
-        for (int i = 0; i < steps; i++)
-            trainer.TrainStep(() => { ToyCurves.Paintings(host, random); real.CopyFrom(host); return real; });
-        return trainer.ReadStats();     // throws NonFiniteLossException on NaN or infinity
+        var workload = string.Equals(model, Toy, StringComparison.OrdinalIgnoreCase) ? ToyWorkload : GanWorkload.Find(model);
+        StepStats s = FirstSteps(device, workload, o.TrainingSteps, o.TrainingBatch, o.Seed, workload.Options.LrG)[^1];   // throws on NaN or infinity
+        if (workload.Loss == Objective.Bce && (s["D(x)"] is < 0 or > 1 || s["D(G(z))"] is < 0 or > 1))
+            throw new CheckFailed($"D's mean output is not a probability: D(x) {s["D(x)"]}, D(G(z)) {s["D(G(z))"]}");
+        return $"{o.TrainingSteps} steps, batch {o.TrainingBatch}: {s.Text()}, finite";
     }
 
     private static string CrossBackend(Device device, SelfTestOptions o)
@@ -231,8 +217,8 @@ public static class SelfTest
         device.Kind == AcceleratorKind.Cpu ? NarrowMlp : GanWorkload.Mlp;
 
     /// <summary>
-    /// The statistics (<see cref="GanTrainer.ReadStats"/>) after each of the first
-    /// <paramref name="steps"/> training steps of the workload, with WORKLOADS.md's Adam settings (lr as given),
+    /// The statistics (<see cref="Recipe.ReadStats"/>) after each of the first
+    /// <paramref name="steps"/> training steps of the workload, with its settings (lr as given),
     /// from weights, noise and one real batch (uniform in [-1, 1]) drawn from <paramref name="seed"/>.
     /// The device's generator is put back afterwards. A NaN or infinity is a NonFiniteLossException.
     /// </summary>
@@ -244,14 +230,14 @@ public static class SelfTest
         device.Random.Restore(seed, 0);
         try
         {
-            using var setup = workload.Create(device, batch, lr);
-            using var real = device.Persistent(new Shape([batch, .. workload.Image.Dims]));
+            using var recipe = workload.Create(device, batch, lr);
+            using var real = device.Persistent(new Shape([batch, .. workload.Model.SampleShape]));
             device.Kernels.Uniform(real.View, device.Random.Next(real.Length), -1, 1);
             var stats = new List<StepStats>(steps);
             for (int i = 0; i < steps; i++)
             {
-                setup.Trainer.TrainStep(() => real);
-                stats.Add(setup.Trainer.ReadStats());
+                recipe.TrainStep(() => real);
+                stats.Add(recipe.ReadStats());
             }
             return stats;
         }

@@ -131,6 +131,37 @@ public sealed class GradAndPenaltyTests
         finally { d.Tape.EndStep(); critic.ZeroGrad(); }
     }
 
+    /// <summary>Layer norm's gamma may already hold a gradient when beta does not (a penalty reaches
+    /// gamma only): each gets its own beta.</summary>
+    [Fact]
+    public void LayerNormAccumulatesGammaAndBetaIndependently()
+    {
+        var d = Cpu();
+        using var x = Batch(d, 9, 3, 4);
+        using var gamma = Batch(d, 10, 4);
+        using var beta = Batch(d, 11, 4);
+        gamma.RequiresGrad = beta.RequiresGrad = true;
+        try
+        {
+            float[] Grads(bool extra, Tensor t)
+            {
+                gamma.ZeroGrad(); beta.ZeroGrad();
+                var loss = Ops.Sum(Ops.Square(Ops.LayerNorm(x, gamma, beta)));
+                if (extra) loss = Ops.Add(loss, Ops.Sum(Ops.Square(gamma)));     // recorded last: runs first
+                d.Tape.Backward(loss);
+                var g = t.Grad!.ToArray();
+                d.Tape.EndStep();
+                return g;
+            }
+            var gammaAlone = Grads(false, gamma);
+            var gammaWithExtra = Grads(true, gamma);
+            var gv = gamma.ToArray();
+            for (int i = 0; i < gv.Length; i++) Assert.Equal(gammaAlone[i] + 2 * gv[i], gammaWithExtra[i], 4);
+            Assert.Equal(Grads(false, beta), Grads(true, beta));
+        }
+        finally { d.Tape.EndStep(); gamma.ZeroGrad(); beta.ZeroGrad(); }
+    }
+
     [Fact]
     public void NodesKnowTheirOpAndLayer()
     {

@@ -8,7 +8,7 @@ namespace IlgpuGan.Tests.Cli;
 public sealed class CheckpointTests
 {
     [Fact]
-    public void CheckpointHoldsBothModelsOptimizersStepRngLoaderAndConfig()
+    public void CheckpointHoldsEachPartsModuleAndOptimizerUnderItsNameStepRngLoaderAndConfig()
     {
         using var tmp = new TempFolder();
         var config = CliTestSupport.Toy(10) with { CheckpointEvery = 5 };
@@ -18,17 +18,22 @@ public sealed class CheckpointTests
 
         Assert.Equal(10, ck.Step);
         Assert.Equal(config, ck.Config);
-        Assert.Equal(10, ck.OptGSteps);
-        Assert.Equal(10, ck.OptDSteps);
+        Assert.Equal(10, ck.Contents.OptimizerSteps("G"));
+        Assert.Equal(10, ck.Contents.OptimizerSteps("D"));
+        Assert.Equal(2, ck.Contents.Format);
+        Assert.Equal(["G", "D"], ck.Contents.Parts);
+        Assert.Equal("adam", ck.Contents.Metadata["optimizer.G.type"]);
+        Assert.Equal("10", ck.Contents.Metadata["recipe.generator_updates"]);
         Assert.Equal(7UL, ck.RngSeed);
         Assert.True(ck.RngOffset > 0);
         Assert.Equal((0, 10), (ck.LoaderEpoch, ck.LoaderBatch));
         Assert.Equal(10, ck.History.Points.Count);
-        // PyTorch's state-dict names (toy G and D: Linear, ReLU, Linear) and Adam's state per parameter index.
+        // Format 2: PyTorch's state-dict names under each part's name (toy G and D: Linear, ReLU, Linear), and
+        // each part's Adam state per parameter index under optimizer.<part>.
         string[] expected =
         [
             "G.0.weight", "G.0.bias", "G.2.weight", "G.2.bias", "D.0.weight", "D.0.bias", "D.2.weight", "D.2.bias",
-            .. Enumerable.Range(0, 4).SelectMany(i => new[] { $"optG.state.{i}.exp_avg", $"optG.state.{i}.exp_avg_sq", $"optD.state.{i}.exp_avg", $"optD.state.{i}.exp_avg_sq" }),
+            .. Enumerable.Range(0, 4).SelectMany(i => new[] { $"optimizer.G.state.{i}.exp_avg", $"optimizer.G.state.{i}.exp_avg_sq", $"optimizer.D.state.{i}.exp_avg", $"optimizer.D.state.{i}.exp_avg_sq" }),
         ];
         Assert.Equal(expected.Order(), ck.Contents.Tensors.Keys.Order());
         Assert.Equal([128, 5], ck.Contents.Tensors["G.0.weight"].Shape);

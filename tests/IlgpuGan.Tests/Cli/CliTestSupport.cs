@@ -15,6 +15,19 @@ internal static partial class CliTestSupport
         Seed = 7, Accelerator = "cpu", SampleEvery = 1000, CheckpointEvery = 1000, Keep = 3, LogEvery = 1, SampleCount = 16,
     };
 
+    /// <summary>A small run of <paramref name="model"/> under <paramref name="loss"/> with the registry's defaults for them
+    /// (as <c>train --model M --loss L</c> sets them), on the CPU accelerator, every step's statistics recorded.</summary>
+    public static RunConfig For(string model, string loss, long steps, string data, int batch)
+    {
+        var d = IlgpuGan.Recipes.ModelRegistry.Get(model).DefaultsFor(IlgpuGan.Recipes.Objectives.Parse(loss));
+        var o = d.Options;
+        return Toy(steps, data) with
+        {
+            Model = model, Loss = loss, Optimizer = o.Optimizer, Batch = batch, LrG = o.LrG, LrD = o.LrD, Beta1 = o.Beta1, Beta2 = o.Beta2,
+            DSteps = o.NCritic, CriticSchedule = IlgpuGan.Recipes.Objectives.Name(o.Schedule), Clip = o.Clip, GpLambda = o.GpLambda,
+        };
+    }
+
     public static TrainRun Train(RunConfig config, string outFolder, LoadedCheckpoint? resume = null)
     {
         var run = new TrainRun { Config = config, OutFolder = outFolder, ResumeFrom = resume };

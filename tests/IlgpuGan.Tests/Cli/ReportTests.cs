@@ -29,13 +29,13 @@ public sealed partial class ReportTests
 
         string dom = DumpDom(report, tmp.File("profile"));
 
-        Assert.Contains("ilgpu-gan: toy on curves", dom);
+        Assert.Contains("ilgpu-gan: toy (bce) on curves", dom);
         Assert.Contains("finished", dom);
-        // Two inline SVG charts, four series drawn as paths through every recorded step.
+        // Two inline SVG charts (BCE's groups), its five statistics drawn as paths through every recorded step.
         Assert.Contains("id=\"chart-loss\"", dom);
         Assert.Contains("id=\"chart-d\"", dom);
         var paths = SeriesPath().Matches(dom);
-        Assert.Equal(["D(G(z))", "D(x)", "Loss_D", "Loss_G"], paths.Select(m => m.Groups[1].Value).Order());
+        Assert.Equal(["D(G(z))", "D(G(z))_after", "D(x)", "Loss_D", "Loss_G"], paths.Select(m => m.Groups[1].Value).Order(StringComparer.Ordinal));
         Assert.All(paths, m => Assert.Equal(30, m.Groups[2].Value.Count(c => c is 'M' or 'L')));
         // The three fixed-noise grids (steps 10, 20, 30) and the real data, all loaded by the browser.
         Assert.Equal(3, SampleImage().Matches(dom).Count);

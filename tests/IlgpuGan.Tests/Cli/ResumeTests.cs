@@ -14,15 +14,35 @@ public sealed class ResumeTests
         { "dcgan28", "mnist", 8, 1, 2, 4 },
     };
 
+    public static TheoryData<string, string, string, int, long, long> ObjectiveCases => new()
+    {
+        // model, loss, data, batch, stop at, steps (with the loss's defaults: wgan's original schedule, RMSProp state, the penalty)
+        { "toy", "wgan", "fake", 16, 2, 4 },
+        { "toy", "wgan-gp", "curves", 32, 3, 6 },
+        { "toy", "hinge", "curves", 32, 3, 6 },
+        { "toy", "lsgan", "curves", 32, 3, 6 },
+        { "dcgan28", "wgan-gp", "mnist", 4, 1, 2 },
+    };
+
+    [Theory]
+    [MemberData(nameof(ObjectiveCases))]
+    public void ObjectivesResumeExactly(string model, string loss, string data, int batch, long stopAt, long steps) =>
+        ResumeEqualsUninterrupted(CliTestSupport.For(model, loss, steps, data, batch) with { CheckpointEvery = 1000, SampleEvery = 4, SampleCount = 4 }, stopAt, steps);
+
     [Theory]
     [MemberData(nameof(Cases))]
     public void LossesAfterResumeEqualAnUninterruptedRun(string model, string data, int batch, int dSteps, long stopAt, long steps)
     {
-        using var tmp = new TempFolder();
         var config = CliTestSupport.Toy(steps, data, dSteps) with
         {
             Model = model, Batch = batch, LrG = 2e-4, LrD = 2e-4, CheckpointEvery = 1000, SampleEvery = 4, SampleCount = 4,
         };
+        ResumeEqualsUninterrupted(config, stopAt, steps);
+    }
+
+    private static void ResumeEqualsUninterrupted(RunConfig config, long stopAt, long steps)
+    {
+        using var tmp = new TempFolder();
 
         var whole = CliTestSupport.Train(config, tmp.File("whole"));
         CliTestSupport.Train(config with { Steps = stopAt }, tmp.File("parts"));
@@ -43,6 +63,7 @@ public sealed class ResumeTests
         Assert.Equal(a.Contents.Tensors.Keys.Order(), b.Contents.Tensors.Keys.Order());
         foreach (var (name, t) in a.Contents.Tensors)
             Assert.True(t.Data.AsSpan().SequenceEqual(b.Contents.Tensors[name].Data), $"{name} differs");
-        Assert.Equal((a.RngSeed, a.RngOffset, a.LoaderEpoch, a.LoaderBatch, a.OptGSteps), (b.RngSeed, b.RngOffset, b.LoaderEpoch, b.LoaderBatch, b.OptGSteps));
+        Assert.Equal((a.RngSeed, a.RngOffset, a.LoaderEpoch, a.LoaderBatch, a.Contents.OptimizerSteps("G")), (b.RngSeed, b.RngOffset, b.LoaderEpoch, b.LoaderBatch, b.Contents.OptimizerSteps("G")));
+        Assert.Equal(a.Contents.RecipeState, b.Contents.RecipeState);
     }
 }

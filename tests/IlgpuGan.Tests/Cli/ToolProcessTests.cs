@@ -38,6 +38,10 @@ public sealed class ToolProcessTests
         { "unreadable image", ["train", "--model", "dcgan64", "--data", "{tmp}/images", "--batch", "2", "--dry-run"], "broken.png: cannot read the image" },
         { "empty image folder", ["train", "--model", "dcgan64", "--data", "{tmp}/empty", "--dry-run"], "No images found" },
         { "corrupt checkpoint", ["sample", "{tmp}/bad.safetensors"], "bad.safetensors" },
+        { "batch-norm critic under wgan-gp", ["train", "--model", "dcgan64", "--loss", "wgan-gp", "--data", "fake", "--dry-run"], "dcgan64's layer D.3 is a BatchNorm2d" },
+        { "unknown loss", ["train", "--loss", "wasserstein"], "Unknown loss 'wasserstein'" },
+        { "gp lambda without wgan-gp", ["train", "--model", "toy", "--gp-lambda", "5", "--dry-run"], "--gp-lambda applies to --loss wgan-gp only" },
+        { "unknown optimizer", ["train", "--model", "toy", "--optimizer", "lbfgs", "--dry-run"], "Unknown optimizer 'lbfgs'" },
         { "nothing to resume", ["train", "--resume", "--out", "{tmp}/empty"], "Nothing to resume from" },
     };
 

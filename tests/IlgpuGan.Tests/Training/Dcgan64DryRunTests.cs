@@ -1,3 +1,4 @@
+using IlgpuGan.Recipes;
 using System.Diagnostics;
 using IlgpuGan.Data;
 using IlgpuGan.Imaging;
@@ -23,27 +24,27 @@ public sealed class Dcgan64DryRunTests : IDisposable
         var loader = BatchLoader.FromImages(images, batch, seed: 1);
         using var device = Device.Create(AcceleratorKind.Cpu, seed: 1);
         using var run = GanWorkload.Dcgan64.Create(device, batch);
-        using var fixedNoise = device.Persistent(GanWorkload.Dcgan64.LatentShape(grid, GanWorkload.LatentSize));
+        using var fixedNoise = device.Persistent(ModelRegistry.Dcgan64.LatentShape(grid, ModelRegistry.LatentSize));
         device.Kernels.Normal(fixedNoise.View, device.Random.Next(fixedNoise.Length), 0, 1);
         using var real = device.Persistent(new Shape(batch, 3, 64, 64));
         var host = new float[batch * 3 * 64 * 64];
 
-        run.Trainer.TrainStep(() =>
+        run.TrainStep(() =>
         {
             Assert.True(loader.Next(host));
             real.CopyFrom(host);
             return real;
         });
-        StepStats s = run.Trainer.ReadStats();
-        float[] fakes = run.Trainer.Sample(fixedNoise);
+        StepStats s = run.ReadStats();
+        float[] fakes = run.Sample(fixedNoise);
         string path = Path.Combine(_temp.Path, "dcgan64", "step_00001.png");
         ImageGrid.SavePng(path, fakes, grid, 3, 64, 64);
 
         Assert.Equal(1, s.Step);
-        Assert.True(float.IsFinite(s.LossD) && float.IsFinite(s.LossG), $"losses {s.LossD}, {s.LossG}");
-        Assert.True(s.LossD > 0 && s.LossG > 0);
-        Assert.InRange(s.DReal, 0f, 1f);
-        Assert.InRange(s.DFake, 0f, 1f);
+        Assert.True(float.IsFinite(s["Loss_D"]) && float.IsFinite(s["Loss_G"]), s.Text());
+        Assert.True(s["Loss_D"] > 0 && s["Loss_G"] > 0);
+        Assert.InRange(s["D(x)"], 0f, 1f);
+        Assert.InRange(s["D(G(z))"], 0f, 1f);
         Assert.Equal(grid * 3 * 64 * 64, fakes.Length);
         Assert.All(fakes, v => Assert.InRange(v, -1f, 1f));   // tanh
         ImageResult png = ImageResult.FromMemory(File.ReadAllBytes(path), ColorComponents.RedGreenBlue);

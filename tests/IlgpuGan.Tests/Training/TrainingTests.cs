@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using IlgpuGan.Models;
-using IlgpuGan.Nn;
-using IlgpuGan.Optim;
-using IlgpuGan.Training;
+using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Tests.Training;
 
@@ -12,23 +10,17 @@ public sealed class TrainingTests
     private sealed class ToyRun : IDisposable
     {
         public readonly Device Device;
-        private readonly Nn.Sequential g, d;
-        private readonly Adam optG, optD;
-        public readonly GanTrainer Trainer;
+        public readonly GanRecipe Trainer;
 
-        public ToyRun(int batch, ulong seed = 0, double beta1 = 0.9)
+        public ToyRun(int batch, ulong seed = 0, double beta1 = 0.9, Objective loss = Objective.Bce)
         {
             Device = Device.Create(AcceleratorKind.Cpu, seed);
-            g = ToyCurves.Generator(Device);
-            d = ToyCurves.Discriminator(Device);
-            optG = new Adam(g.Parameters(), lr: 1e-3, beta1: beta1);
-            optD = new Adam(d.Parameters(), lr: 1e-3, beta1: beta1);
-            Trainer = new GanTrainer(Device, g, d, optG, optD, batch, new TrainerOptions { LatentSize = ToyCurves.Ideas });
+            Trainer = GanRecipe.Create(Device, ModelRegistry.Toy, ModelRegistry.Toy.DefaultsFor(loss).Options with { Beta1 = beta1 }, batch);
         }
 
         public void Dispose()
         {
-            Trainer.Dispose(); optD.Dispose(); optG.Dispose(); d.Dispose(); g.Dispose(); Device.Dispose();
+            Trainer.Dispose(); Device.Dispose();
         }
     }
 
@@ -53,19 +45,16 @@ public sealed class TrainingTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"1500 toy steps took {clock.Elapsed}");
         Assert.True(before < 0.5, $"an untrained G already paints {before:P0} in bounds");
         Assert.True(after >= 0.85, $"after training only {after:P0} of G's points lie between x^2 and 2x^2+1");
-        Assert.InRange(stats.DReal, 0.35f, 0.65f);      // D can no longer tell: accuracy near 0.5
-        Assert.InRange(stats.DFake, 0.35f, 0.65f);
+        Assert.InRange(stats["D(x)"], 0.35f, 0.65f);      // D can no longer tell: accuracy near 0.5
+        Assert.InRange(stats["D(G(z))"], 0.35f, 0.65f);
     }
 
     [Fact]
     public void MlpGanStepsStopAllocatingAfterWarmUp()
     {
         using var device = Device.Create(AcceleratorKind.Cpu, seed: 3);
-        using var g = Mlp.Generator(device);
-        using var d = Mlp.Discriminator(device);
-        using var optG = new Adam(g.Parameters(), lr: 2e-4, beta1: 0.5);
-        using var optD = new Adam(d.Parameters(), lr: 2e-4, beta1: 0.5);
-        using var trainer = new GanTrainer(device, g, d, optG, optD, 16);
+        using var trainer = GanRecipe.Create(device, ModelRegistry.Mlp, ModelRegistry.Mlp.DefaultsFor(Objective.Bce).Options, 16);
+        var (g, d) = (trainer.G.Module, trainer.D.Module);
         using var real = device.Persistent(new Shape(16, 1, 28, 28));
         device.Kernels.Uniform(real.View, device.Random.Next(real.Length), -1, 1);
 
@@ -76,8 +65,8 @@ public sealed class TrainingTests
 
         Assert.Equal(warm, device.Pool.Allocations);
         Assert.Equal(8, s.Step);
-        Assert.True(float.IsFinite(s.LossD) && float.IsFinite(s.LossG));
-        Assert.InRange(s.DReal, 0f, 1f);
+        Assert.True(float.IsFinite(s["Loss_D"]) && float.IsFinite(s["Loss_G"]));
+        Assert.InRange(s["D(x)"], 0f, 1f);
         // PyTorch-style names and counts (W-MLP's G has 1,489,936 parameters; D 1,460,225).
         Assert.Equal(["0.weight", "0.bias", "2.weight", "2.bias"], g.NamedParameters().Take(4).Select(p => p.Name));
         Assert.Contains(g.NamedBuffers(), b => b.Name == "2.running_mean");

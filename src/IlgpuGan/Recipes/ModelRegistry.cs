@@ -1,0 +1,73 @@
+using IlgpuGan.Models;
+using IlgpuGan.Nn;
+
+namespace IlgpuGan.Recipes;
+
+/// <summary>
+/// Every model IlgpuGan trains, by name: the one list that the tool (train, sample, resume, report),
+/// bench, selftest and the samples use. A model is its parts' builders, shapes, default data and
+/// its defaults for each objective: BCE, hinge and least squares with WORKLOADS.md's Adam settings;
+/// WGAN with the paper's RMSProp 5e-5, clipping at 0.01, 5 critic updates and the original critic
+/// schedule; WGAN-GP with Adam 1e-4, betas (0.5, 0.9) at 28x28 and (0, 0.9) at 64x64, lambda 10 and
+/// 5 critic updates.
+/// </summary>
+public static class ModelRegistry
+{
+    private static readonly Func<int, int, Shape> Flat = (n, nz) => new Shape(n, nz);
+
+    /// <summary>The latent size of WORKLOADS.md's models (nz).</summary>
+    public const int LatentSize = 100;
+
+    public static ModelSpec Toy { get; } = new("toy", "the 1-D GAN: 15-point curves a*x^2 + (a-1) from 5 random ideas (seconds on a CPU)",
+        ToyCurves.Generator, ToyCurves.Discriminator, ToyCurves.Ideas, Flat, [ToyCurves.Points], "curves",
+        Defaults(batch: 64, bce: (3000, 250, 1e-3), wgan: 3000, wganGp: 3000, sampleEvery: 250, wganGpBeta1: 0.5));
+
+    public static ModelSpec Mlp { get; } = new("mlp", "W-MLP: the multilayer-perceptron GAN for 28x28 digits (WORKLOADS.md)",
+        d => Models.Mlp.Generator(d), d => Models.Mlp.Discriminator(d), LatentSize, Flat, [1, 28, 28], "mnist",
+        Defaults(batch: 64, bce: (6000, 500, 2e-4), wgan: 4000, wganGp: 3000, sampleEvery: 500, wganGpBeta1: 0.5));
+
+    public static ModelSpec Dcgan28 { get; } = new("dcgan28", "W-DCGAN28: the DCGAN for 28x28 digits (WORKLOADS.md); under wgan-gp its critic is W-WGANGP28's (LayerNorm)",
+        d => Dcgan.Generator28(d), d => Dcgan.Discriminator28(d), LatentSize, Dcgan.LatentShape, [1, 28, 28], "mnist",
+        Defaults(batch: 64, bce: (3000, 250, 2e-4), wgan: 2000, wganGp: 1500, sampleEvery: 250, wganGpBeta1: 0.5))
+    {
+        GpCritic = LayerNormCritic28,
+    };
+
+    public static ModelSpec Dcgan64 { get; } = new("dcgan64", "W-DCGAN64: the classic 64x64 RGB DCGAN (WORKLOADS.md); needs --data FOLDER or fake",
+        d => Dcgan.Generator64(d), d => Dcgan.Discriminator64(d), LatentSize, Dcgan.LatentShape, [3, 64, 64], "",
+        Defaults(batch: 128, bce: (5000, 250, 2e-4), wgan: 5000, wganGp: 5000, sampleEvery: 250, wganGpBeta1: 0));
+
+    public static IReadOnlyList<ModelSpec> All { get; } = [Toy, Mlp, Dcgan28, Dcgan64];
+
+    public static IEnumerable<string> Names => All.Select(m => m.Name);
+
+    /// <summary>The model named <paramref name="name"/> (case-insensitive); an unknown name is an
+    /// <see cref="ArgumentException"/> listing the known ones.</summary>
+    public static ModelSpec Get(string name) =>
+        All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new ArgumentException($"Unknown model '{name}': use {string.Join(", ", Names)}.");
+
+    /// <summary>W-WGANGP28's critic (WORKLOADS.md): W-DCGAN28's D with its BatchNorm replaced by LayerNorm([128, 7, 7]).</summary>
+    public static Sequential LayerNormCritic28(Device d) => new(
+        new Conv2d(d, 1, 64, 4, 2, 1), new LeakyRelu(0.2f),                                       // (N, 64, 14, 14)
+        new Conv2d(d, 64, 128, 4, 2, 1), new LayerNorm(d, [128, 7, 7]), new LeakyRelu(0.2f),        // (N, 128, 7, 7)
+        new Conv2d(d, 128, 1, 7, 1, 0));                                                          // (N, 1, 1, 1) score
+
+    private static Func<Objective, TrainDefaults> Defaults(int batch, (long Steps, long Every, double Lr) bce, long wgan, long wganGp,
+        long sampleEvery, double wganGpBeta1) => loss => loss switch
+    {
+        Objective.Wgan => new TrainDefaults(batch, wgan, sampleEvery, sampleEvery, new TrainingOptions
+        {
+            Loss = loss, Optimizer = "rmsprop", LrG = 5e-5, LrD = 5e-5, Beta1 = 0, Beta2 = 0, NCritic = 5,
+            Schedule = CriticSchedule.Original, Clip = 0.01f,
+        }),
+        Objective.WganGp => new TrainDefaults(batch, wganGp, sampleEvery, sampleEvery, new TrainingOptions
+        {
+            Loss = loss, Optimizer = "adam", LrG = 1e-4, LrD = 1e-4, Beta1 = wganGpBeta1, Beta2 = 0.9, NCritic = 5, GpLambda = 10,
+        }),
+        _ => new TrainDefaults(batch, bce.Steps, bce.Every, bce.Every, new TrainingOptions
+        {
+            Loss = loss, Optimizer = "adam", LrG = bce.Lr, LrD = bce.Lr, Beta1 = 0.5, Beta2 = 0.999,
+        }),
+    };
+}

@@ -1,0 +1,58 @@
+using IlgpuGan.Imaging;
+using IlgpuGan.Models;
+using IlgpuGan.Nn;
+
+namespace IlgpuGan.Recipes;
+
+/// <summary>A model's training defaults for one objective.</summary>
+public sealed record TrainDefaults(int Batch, long Steps, long SampleEvery, long CheckpointEvery, TrainingOptions Options);
+
+/// <summary>
+/// One model: how to build its parts on a device (G, D, and where the objective needs one, a critic
+/// without batch norm), the latent and sample shapes, the data it trains on by default, and its
+/// defaults per objective (<see cref="DefaultsFor"/>). <see cref="ModelRegistry"/> lists them all.
+/// </summary>
+public sealed record ModelSpec(
+    string Name,
+    string Description,
+    Func<Device, Module> Generator,
+    Func<Device, Module> Discriminator,
+    int LatentSize,
+    Func<int, int, Shape> LatentShape,
+    int[] SampleShape,
+    string DefaultData,
+    Func<Objective, TrainDefaults> DefaultsFor)
+{
+    /// <summary>D as a WGAN-GP critic: without batch norm (which has no second derivative), e.g.
+    /// W-WGANGP28's LayerNorm critic. Null: D itself, if it has no batch norm.</summary>
+    public Func<Device, Module>? GpCritic { get; init; }
+
+    /// <summary>Floats per sample.</summary>
+    public int SampleSize => SampleShape.Aggregate(1, (a, b) => a * b);
+
+    /// <summary>Images (C, H, W) or 1-D curves.</summary>
+    public bool IsImage => SampleShape.Length == 3;
+
+    public string ShapeText => $"({string.Join("x", SampleShape)})";
+
+    /// <summary>D for an objective: <see cref="GpCritic"/> under wgan-gp when there is one.</summary>
+    public Module BuildDiscriminator(Device device, Objective loss) =>
+        loss == Objective.WganGp && GpCritic is not null ? GpCritic(device) : Discriminator(device);
+
+    /// <summary>Writes <paramref name="count"/> samples as one PNG: a grid of images, or a plot of curves.</summary>
+    public void SaveGrid(string path, ReadOnlySpan<float> samples, int count, int nrow = 8)
+    {
+        if (IsImage)
+        {
+            ImageGrid.SavePng(path, samples, count, SampleShape[0], SampleShape[1], SampleShape[2], nrow);
+            return;
+        }
+        // Curves (the toy GAN): the real data's bounds in red, G's curves in blue.
+        var plot = new LinePlot().SetXRange(-1, 1).SetYRange(-0.5f, 3.5f);
+        plot.AddSeries(ToyCurves.X, ToyCurves.X.Select(ToyCurves.Upper).ToArray(), (214, 39, 40), 2);
+        plot.AddSeries(ToyCurves.X, ToyCurves.X.Select(ToyCurves.Lower).ToArray(), (214, 39, 40), 2);
+        int n = SampleSize;
+        for (int i = 0; i < count; i++) plot.AddSeries(ToyCurves.X, samples.Slice(i * n, n).ToArray(), (31, 119, 180), 1);
+        plot.SavePng(path, 480, 360);
+    }
+}
