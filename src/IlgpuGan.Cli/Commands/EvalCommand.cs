@@ -1,3 +1,4 @@
+using IlgpuGan.Recipes;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
