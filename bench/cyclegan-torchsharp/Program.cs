@@ -81,3 +81,18 @@ for (int i = 0; i < steps; i++)
 }
 times.Sort();
 Console.WriteLine($"CYCLEGAN-STEP torchsharp threads={threads} steps={steps} median_ms={times[steps / 2]:F2} min_ms={times[0]:F2} p90_ms={times[steps * 9 / 10]:F2}");
+
+/// <summary>The reference code's ResnetBlock: x + [pad, conv, norm, relu, pad, conv, norm](x).</summary>
+sealed class Block : Module<Tensor, Tensor>
+{
+    private readonly Module<Tensor, Tensor> conv_block;
+
+    public Block(int dim) : base("ResnetBlock")
+    {
+        conv_block = Sequential(ReflectionPad2d(1), Conv2d(dim, dim, 3), InstanceNorm2d(dim), ReLU(),
+            ReflectionPad2d(1), Conv2d(dim, dim, 3), InstanceNorm2d(dim));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) => x + conv_block.forward(x);
+}

@@ -6,7 +6,7 @@ namespace IlgpuGan.Translation;
 /// pix2pix (Isola et al. 2017, the reference code's pix2pix_model) for paired data: G a U-Net
 /// (instance norm, no dropout), D a PatchGAN conditioned on the input, seeing cat(A, B) along the
 /// channels; the vanilla GAN loss (BCE on the patch logits) plus L1(G(a), b) weighted 100. One
-/// step: D on (a, b) against (a, G(a)) with its loss halved, then G.
+/// step: G, then D on (a, b) against (a, G(a)) with its loss halved.
 /// </summary>
 public sealed class Pix2Pix : TranslationModel
 {
@@ -41,17 +41,8 @@ public sealed class Pix2Pix : TranslationModel
         foreach (var p in Parts) p.Optimizer.ZeroGrad();
         var fake = Run("G", a);
 
-        Tensor predReal, predFake;
-        using (this["G"].Freeze())
-        {
-            predFake = Run("D", Ops.Cat(a, fake.Detach()));
-            predReal = Run("D", Ops.Cat(a, b));
-            var lossD = Ops.Scale(Ops.Add(Ops.BceWithLogits(predFake, Constant(predFake.Shape, 0f)), Ops.BceWithLogits(predReal, Constant(predReal.Shape, 1f))), 0.5f);
-            tape.Backward(lossD);
-            Report(0, lossD);
-        }
-        Parts[1].Optimizer.Step();
-
+        // G first: Tape.Backward drops the recorded graph, so G's update must come before D's
+        // backward (the reference updates D first and then G through the updated D).
         using (this["D"].Freeze())
         {
             var pred = Run("D", Ops.Cat(a, fake));
@@ -61,6 +52,13 @@ public sealed class Pix2Pix : TranslationModel
             Report(1, gan); Report(2, l1);
         }
         Parts[0].Optimizer.Step();
+
+        var predFake = Run("D", Ops.Cat(a, fake.Detach()));
+        var predReal = Run("D", Ops.Cat(a, b));
+        var lossD = Ops.Scale(Ops.Add(Ops.BceWithLogits(predFake, Constant(predFake.Shape, 0f)), Ops.BceWithLogits(predReal, Constant(predReal.Shape, 1f))), 0.5f);
+        tape.Backward(lossD);
+        Report(0, lossD);
+        Parts[1].Optimizer.Step();
         Report(3, Ops.Mean(Ops.Sigmoid(predReal.Detach())));
         Report(4, Ops.Mean(Ops.Sigmoid(predFake.Detach())));
         tape.EndStep();

@@ -124,6 +124,7 @@ public sealed class TranslationTests
     }
 
     [Theory]
+    [InlineData("cyclegan")]
     [InlineData("pix2pix")]
     [InlineData("ae")]
     [InlineData("ae-swap")]
@@ -132,11 +133,16 @@ public sealed class TranslationTests
     {
         using var tmp = new TempFolder();
         var o = Tiny(model) with { Steps = 3 };
-        var data = BuiltIn(paired: model is not "ae-swap", o.Size);
+        var data = BuiltIn(paired: model is "pix2pix" or "ae" or "vae", o.Size);
         using var d = Device.Create(AcceleratorKind.Cpu, 1);
         using var run = new TranslationRun(d, o, data);
+        var before = run.Model.Parts.ToDictionary(p => p.Name, p => p.Module.Parameters().Select(t => t.ToArray()).ToList());
         for (int i = 0; i < 3; i++) run.Step();
         Assert.All(run.Model.ReadStats(), v => Assert.True(float.IsFinite(v)));
+        // Every parameter of every part learns (a part whose graph was dropped before its backward would not).
+        foreach (var p in run.Model.Parts)
+            foreach (var (t, old) in p.Module.NamedParameters().Zip(before[p.Name]))
+                Assert.False(t.Tensor.ToArray().SequenceEqual(old), $"{model}: {p.Name}.{t.Name} did not change in 3 steps");
         run.Grid(tmp.File("grid.png"));
         Assert.True(new FileInfo(tmp.File("grid.png")).Length > 100);
         run.Save(tmp.File("ck.safetensors"));
