@@ -326,7 +326,7 @@ public static class TranslationCommands
     {
         string path = Directory.Exists(p) ? Path.Combine(p, "checkpoints", "latest.safetensors") : p;
         if (!File.Exists(path)) return false;
-        try { return IO.SafeTensors.Read(path).Metadata.GetValueOrDefault("format") == "ilgpugan-translation-1"; }
+        try { return IO.SafeTensors.Read(path).Metadata.ContainsKey(TranslationModel.OptionsKey); }
         catch (InvalidDataException) { return false; }
     }
 

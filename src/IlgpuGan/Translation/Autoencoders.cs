@@ -1,4 +1,5 @@
 using IlgpuGan.Nn;
+using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Translation;
 
@@ -43,7 +44,7 @@ public static class AutoencoderNets
 /// <summary>The autoencoder: E then Dec, trained on domain A with the MSE to the input.</summary>
 public sealed class Autoencoder : TranslationModel
 {
-    private Autoencoder(Device d, TranslationOptions o, TrainedPart[] parts) : base(d, o, parts, ["MSE"]) { }
+    private Autoencoder(Device d, TranslationOptions o, Part[] parts) : base(d, o, parts, Stats("Reconstruction", "MSE")) { }
 
     public static Autoencoder Create(Device d, TranslationOptions o) => new(d, o, [
         Part("E", AutoencoderNets.Encoder(d, o.Arch, o.Channels, o.Size, o.Latent), o),
@@ -57,8 +58,8 @@ public sealed class Autoencoder : TranslationModel
         Schedule();
         foreach (var p in Parts) p.Optimizer.ZeroGrad();
         Tensor z, r;
-        using (Device.Tape.Layer("E")) z = this["E"].Forward(a);
-        using (Device.Tape.Layer("Dec")) r = this["Dec"].Forward(z);
+        using (Device.Tape.Layer("E")) z = Net("E").Forward(a);
+        using (Device.Tape.Layer("Dec")) r = Net("Dec").Forward(z);
         var loss = Ops.MseLoss(r, a);
         Device.Tape.Backward(loss);
         Report(0, loss);
@@ -75,7 +76,7 @@ public sealed class Autoencoder : TranslationModel
 /// </summary>
 public sealed class SwapAutoencoder : TranslationModel
 {
-    private SwapAutoencoder(Device d, TranslationOptions o, TrainedPart[] parts) : base(d, o, parts, ["MSE_A", "MSE_B"]) { }
+    private SwapAutoencoder(Device d, TranslationOptions o, Part[] parts) : base(d, o, parts, Stats("Reconstruction", "MSE_A", "MSE_B")) { }
 
     public static SwapAutoencoder Create(Device d, TranslationOptions o) => new(d, o, [
         Part("E", AutoencoderNets.Encoder(d, o.Arch, o.Channels, o.Size, o.Latent), o),
@@ -90,9 +91,9 @@ public sealed class SwapAutoencoder : TranslationModel
         foreach (var p in Parts) p.Optimizer.ZeroGrad();
         var tape = Device.Tape;
         Tensor za, zb, ra, rb;
-        using (tape.Layer("E")) { za = this["E"].Forward(a); zb = this["E"].Forward(b); }
-        using (tape.Layer("Dec_A")) ra = this["Dec_A"].Forward(za);
-        using (tape.Layer("Dec_B")) rb = this["Dec_B"].Forward(zb);
+        using (tape.Layer("E")) { za = Net("E").Forward(a); zb = Net("E").Forward(b); }
+        using (tape.Layer("Dec_A")) ra = Net("Dec_A").Forward(za);
+        using (tape.Layer("Dec_B")) rb = Net("Dec_B").Forward(zb);
         var la = Ops.MseLoss(ra, a);
         var lb = Ops.MseLoss(rb, b);
         tape.Backward(Ops.Add(la, lb));
@@ -131,7 +132,7 @@ public sealed class VaeEncoder(Device d, string arch, int c, int s, int latent) 
 /// </summary>
 public sealed class Vae : TranslationModel
 {
-    private Vae(Device d, TranslationOptions o, TrainedPart[] parts) : base(d, o, parts, ["Loss", "Recon", "KL"]) { }
+    private Vae(Device d, TranslationOptions o, Part[] parts) : base(d, o, parts, Stats("Losses", "Loss", "Recon", "KL")) { }
 
     public static Vae Create(Device d, TranslationOptions o) => new(d, o, [
         Part("E", new VaeEncoder(d, o.Arch, o.Channels, o.Size, o.Latent), o),
@@ -148,11 +149,11 @@ public sealed class Vae : TranslationModel
         var tape = d.Tape;
         int n = a.Shape[0], pixels = (int)(a.Length / n);
         Tensor mu, logVar, logits;
-        using (tape.Layer("E")) (mu, logVar) = ((VaeEncoder)this["E"]).Encode(a);
+        using (tape.Layer("E")) (mu, logVar) = ((VaeEncoder)Net("E")).Encode(a);
         var eps = d.Empty(mu.Shape);
         d.Kernels.Normal(eps.View, d.Random.Next(eps.Length), 0f, 1f);
         var z = Ops.Add(mu, Ops.Mul(Ops.Exp(logVar, 0.5f), eps));
-        using (tape.Layer("Dec")) logits = this["Dec"].Forward(z);
+        using (tape.Layer("Dec")) logits = Net("Dec").Forward(z);
         var target = d.Empty(a.Shape);               // [-1, 1] -> [0, 1]
         d.Kernels.Axpby(a.View, target.View, 0.5f, 0f);
         d.Kernels.Unary(Kernels.UnaryOp.Affine, 1f, 0.5f, target.View, target.View);

@@ -1,6 +1,7 @@
 using System.Globalization;
-using IlgpuGan.IO;
+using System.Runtime.InteropServices;
 using IlgpuGan.Nn;
+using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Translation;
 
@@ -89,8 +90,9 @@ public sealed class CycleGan : TranslationModel
 {
     private readonly ImagePool poolA, poolB;     // generated A images (for D_B), generated B images (for D_A)
 
-    private CycleGan(Device d, TranslationOptions o, TrainedPart[] parts) : base(d, o, parts,
-        ["Loss_D_A", "Loss_G_A", "Cycle_A", "Idt_A", "Loss_D_B", "Loss_G_B", "Cycle_B", "Idt_B"])
+    private CycleGan(Device d, TranslationOptions o, Part[] parts) : base(d, o, parts,
+        [.. Stats("GAN losses", "Loss_D_A", "Loss_G_A"), .. Stats("Cycle and identity L1", "Cycle_A", "Idt_A"),
+         .. Stats("GAN losses", "Loss_D_B", "Loss_G_B"), .. Stats("Cycle and identity L1", "Cycle_B", "Idt_B")])
     {
         int sample = o.Channels * o.Size * o.Size;
         poolA = new ImagePool(d, o.PoolSize, sample, (ulong)o.Seed * 2 + 1);
@@ -117,7 +119,7 @@ public sealed class CycleGan : TranslationModel
 
     private Tensor Run(string part, Tensor x)
     {
-        using (Device.Tape.Layer(part)) return this[part].Forward(x);
+        using (Device.Tape.Layer(part)) return Net(part).Forward(x);
     }
 
     /// <summary>The least-squares loss of logits against a constant target of their shape.</summary>
@@ -133,8 +135,8 @@ public sealed class CycleGan : TranslationModel
 
         // Generators (the discriminators frozen: gradients pass through them, not into them).
         Tensor fakeB, fakeA;
-        using (this["D_A"].Freeze())
-        using (this["D_B"].Freeze())
+        using (Net("D_A").Freeze())
+        using (Net("D_B").Freeze())
         {
             fakeB = Run("G_A", realA);
             var recA = Run("G_B", fakeB);
@@ -159,8 +161,8 @@ public sealed class CycleGan : TranslationModel
         Parts[1].Optimizer.Step();
 
         // Discriminators: real images against generated ones from the pools, each loss halved.
-        using (this["G_A"].Freeze())
-        using (this["G_B"].Freeze())
+        using (Net("G_A").Freeze())
+        using (Net("G_B").Freeze())
         {
             var lossDA = Ops.Scale(Ops.Add(Ls(Run("D_A", realB), 1f), Ls(Run("D_A", poolB.Query(fakeB)), 0f)), 0.5f);
             tape.Backward(lossDA);
@@ -174,24 +176,25 @@ public sealed class CycleGan : TranslationModel
         Step++;
     }
 
-    protected override IEnumerable<(string, Tensor)> ExtraTensors()
+    /// <summary>The pools' counts, draws and contents (base64 of the float32 images) as recipe counters.</summary>
+    public override IEnumerable<(string Key, string Value)> SaveState()
     {
-        if (poolA.Images is { } a) yield return ("pool_A", a);
-        if (poolB.Images is { } b) yield return ("pool_B", b);
+        foreach (var (name, pool) in new[] { ("pool_A", poolA), ("pool_B", poolB) })
+        {
+            yield return ($"{name}.count", pool.Count.ToString(CultureInfo.InvariantCulture));
+            yield return ($"{name}.draws", pool.Draws.ToString(CultureInfo.InvariantCulture));
+            if (pool.Images is { } t) yield return ($"{name}.images", Convert.ToBase64String(MemoryMarshal.AsBytes(t.ToArray().AsSpan())));
+        }
     }
 
-    protected override IEnumerable<(string, string)> ExtraState()
+    public override void LoadState(IReadOnlyDictionary<string, string> state)
     {
-        yield return ("pool_A.count", poolA.Count.ToString(CultureInfo.InvariantCulture));
-        yield return ("pool_A.draws", poolA.Draws.ToString(CultureInfo.InvariantCulture));
-        yield return ("pool_B.count", poolB.Count.ToString(CultureInfo.InvariantCulture));
-        yield return ("pool_B.draws", poolB.Draws.ToString(CultureInfo.InvariantCulture));
-    }
-
-    protected override void LoadExtra(IReadOnlyDictionary<string, HostTensor> t, IReadOnlyDictionary<string, string> m)
-    {
-        poolA.Restore(int.Parse(m["pool_A.count"], CultureInfo.InvariantCulture), ulong.Parse(m["pool_A.draws"], CultureInfo.InvariantCulture), t.GetValueOrDefault("pool_A")?.Data);
-        poolB.Restore(int.Parse(m["pool_B.count"], CultureInfo.InvariantCulture), ulong.Parse(m["pool_B.draws"], CultureInfo.InvariantCulture), t.GetValueOrDefault("pool_B")?.Data);
+        foreach (var (name, pool) in new[] { ("pool_A", poolA), ("pool_B", poolB) })
+        {
+            if (!state.TryGetValue($"{name}.count", out var count)) continue;
+            float[]? images = state.TryGetValue($"{name}.images", out var b64) ? MemoryMarshal.Cast<byte, float>(Convert.FromBase64String(b64)).ToArray() : null;
+            pool.Restore(int.Parse(count, CultureInfo.InvariantCulture), ulong.Parse(state[$"{name}.draws"], CultureInfo.InvariantCulture), images);
+        }
     }
 
     public override void Dispose()

@@ -1,4 +1,5 @@
 using IlgpuGan.Nn;
+using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Translation;
 
@@ -10,7 +11,7 @@ namespace IlgpuGan.Translation;
 /// </summary>
 public sealed class Pix2Pix : TranslationModel
 {
-    private Pix2Pix(Device d, TranslationOptions o, TrainedPart[] parts) : base(d, o, parts, ["Loss_D", "Loss_G_GAN", "Loss_G_L1", "D_real", "D_fake"]) { }
+    private Pix2Pix(Device d, TranslationOptions o, Part[] parts) : base(d, o, parts, [.. Stats("Losses", "Loss_D", "Loss_G_GAN", "Loss_G_L1"), .. Stats("D outputs", "D_real", "D_fake")]) { }
 
     public static Pix2Pix Create(Device d, TranslationOptions o)
     {
@@ -27,11 +28,11 @@ public sealed class Pix2Pix : TranslationModel
 
     public override bool NeedsPairs => true;
 
-    public override string? CheckSize(int h, int w) => ((UnetGenerator)this["G"]).CheckSize(h, w);
+    public override string? CheckSize(int h, int w) => ((UnetGenerator)Net("G")).CheckSize(h, w);
 
     private Tensor Run(string part, Tensor x)
     {
-        using (Device.Tape.Layer(part)) return this[part].Forward(x);
+        using (Device.Tape.Layer(part)) return Net(part).Forward(x);
     }
 
     public override void TrainStep(Tensor a, Tensor b)
@@ -43,7 +44,7 @@ public sealed class Pix2Pix : TranslationModel
 
         // G first: Tape.Backward drops the recorded graph, so G's update must come before D's
         // backward (the reference updates D first and then G through the updated D).
-        using (this["D"].Freeze())
+        using (Net("D").Freeze())
         {
             var pred = Run("D", Ops.Cat(a, fake));
             var gan = Ops.BceWithLogits(pred, Constant(pred.Shape, 1f));

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using IlgpuGan.IO;
+using IlgpuGan.Recipes;
 using IlgpuGan.Nn;
 using IlgpuGan.Optim;
 
@@ -41,32 +41,27 @@ public sealed record TranslationOptions
     public static TranslationOptions FromJson(string json) => JsonSerializer.Deserialize<TranslationOptions>(json)!;
 }
 
-/// <summary>A trained part: a module and its Adam, under a name (G_A, D_B, E, ...).</summary>
-public sealed record TrainedPart(string Name, Module Module, Adam Optimizer);
-
 /// <summary>
-/// A translation or autoencoder model: named parts, one training step on a batch of A and a batch
-/// of B (B unused by the single-domain autoencoders), named statistics kept on the device until
-/// read, the learning-rate schedule, and a checkpoint of everything the next step depends on
-/// (parts, Adam moments and counts, the random stream, the model's own state such as CycleGAN's
-/// image pool, and the caller's metadata).
+/// A translation or autoencoder model as a <see cref="Recipe"/>: named parts (each a module and its
+/// Adam), one training step on a batch of A and a batch of B (B unused by the single-domain
+/// autoencoders; <see cref="TrainStep(Func{Tensor})"/> draws A, then B), named statistics kept on
+/// the device until read, the learning-rate schedule, and a format-2 checkpoint
+/// (<see cref="CheckpointFile"/>) of everything the next step depends on: parts, Adam moments and
+/// counts, the random stream, the model's own state such as CycleGAN's image pools (as recipe
+/// counters), its options and the caller's metadata.
 /// </summary>
-public abstract class TranslationModel : IDisposable
+public abstract class TranslationModel : Recipe
 {
-    private readonly Tensor stats;
+    /// <summary>The metadata key of the options in a checkpoint (it marks a translation checkpoint).</summary>
+    public const string OptionsKey = "translation_options";
 
-    protected TranslationModel(Device device, TranslationOptions options, IReadOnlyList<TrainedPart> parts, IReadOnlyList<string> statistics)
-    {
-        Device = device; Options = options; Parts = parts; Statistics = statistics;
-        stats = device.Persistent(new Shape(statistics.Count), 0f);
-    }
+    protected TranslationModel(Device device, TranslationOptions options, IReadOnlyList<Part> parts, IReadOnlyList<Statistic> statistics)
+        : base(device, parts, statistics) => Options = options;
 
-    public Device Device { get; }
     public TranslationOptions Options { get; }
-    public IReadOnlyList<TrainedPart> Parts { get; }
-    public IReadOnlyList<string> Statistics { get; }
-    public long Step { get; set; }
-    public Module this[string part] => Parts.First(p => p.Name == part).Module;
+
+    /// <summary>A part's module.</summary>
+    public Module Net(string part) => this[part].Module;
 
     /// <summary>Whether the model needs A[i] to go with B[i].</summary>
     public virtual bool NeedsPairs => false;
@@ -77,6 +72,13 @@ public abstract class TranslationModel : IDisposable
     /// <summary>One step on real batches a and b (N, C, H, W) on the device.</summary>
     public abstract void TrainStep(Tensor a, Tensor b);
 
+    /// <summary>The recipe form: a batch of A, then (when the model uses it) one of B.</summary>
+    public override void TrainStep(Func<Tensor> nextRealBatch)
+    {
+        var a = nextRealBatch();
+        TrainStep(a, UsesB ? nextRealBatch() : a);
+    }
+
     /// <summary>Null when the model takes images of this size, else why not (one sentence).</summary>
     public abstract string? CheckSize(int h, int w);
 
@@ -84,26 +86,13 @@ public abstract class TranslationModel : IDisposable
     protected void Schedule()
     {
         double f = Step < Options.DecayFrom ? 1 : Math.Max(0, (double)(Options.Steps - Step) / Math.Max(1, Options.Steps - Options.DecayFrom));
-        foreach (var p in Parts) p.Optimizer.LearningRate = Options.Lr * f;
+        foreach (var p in Parts) ((Adam)p.Optimizer).LearningRate = Options.Lr * f;
     }
-
-    protected void Report(int index, Tensor scalar) => Device.Kernels.Copy(scalar.View, stats.View.SubView(index, 1));
-
-    /// <summary>The last step's statistics (waits for the device); a NaN or infinity is an error naming it.</summary>
-    public float[] ReadStats()
-    {
-        var s = stats.ToArray();
-        for (int i = 0; i < s.Length; i++)
-            if (!float.IsFinite(s[i])) throw new InvalidOperationException($"Training diverged at step {Step}: {Statistics[i]} is {s[i]}.");
-        return s;
-    }
-
-    public string StatsText(float[] s) => string.Join("  ", Statistics.Select((n, i) => string.Create(CultureInfo.InvariantCulture, $"{n} {s[i]:F4}")));
 
     /// <summary>Runs a module in eval mode without recording, on host images (count, C, H, W).</summary>
     public float[] Apply(string part, ReadOnlySpan<float> images, int count, int channels, int h, int w)
     {
-        var m = this[part];
+        var m = Net(part);
         bool was = m.Training;
         m.Eval();
         try
@@ -118,63 +107,33 @@ public abstract class TranslationModel : IDisposable
 
     // ---- checkpoints ----------------------------------------------------------------------------
 
-    protected virtual IEnumerable<(string Name, Tensor Tensor)> ExtraTensors() => [];
-    protected virtual IEnumerable<(string Key, string Value)> ExtraState() => [];
-    protected virtual void LoadExtra(IReadOnlyDictionary<string, HostTensor> tensors, IReadOnlyDictionary<string, string> meta) { }
-
-    /// <summary>Writes the checkpoint atomically: "{part}.{name}" for parameters and buffers,
-    /// "opt_{part}.state.{i}.{exp_avg|exp_avg_sq}", the model's extra tensors, and in the metadata
-    /// the options, step, Adam counts, the random stream and <paramref name="meta"/>.</summary>
+    /// <summary>Writes a format-2 checkpoint: the parts and their Adam state, the step, the model's
+    /// counters (<see cref="Recipe.SaveState"/>), its options, the random stream and <paramref name="meta"/>.</summary>
     public void Save(string path, IReadOnlyDictionary<string, string>? meta = null)
     {
-        var tensors = new List<(string, HostTensor)>();
-        HostTensor H(Tensor t) => new(Enumerable.Range(0, t.Shape.Rank).Select(i => t.Shape[i]).ToArray(), t.ToArray());
-        foreach (var p in Parts)
-        {
-            foreach (var (n, t) in p.Module.StateDict()) tensors.Add(($"{p.Name}.{n}", H(t)));
-            foreach (var (i, n, t) in p.Optimizer.NamedState()) tensors.Add(($"opt_{p.Name}.state.{i}.{n}", H(t)));
-        }
-        foreach (var (n, t) in ExtraTensors()) tensors.Add((n, H(t)));
         var m = new Dictionary<string, string>(meta ?? new Dictionary<string, string>())
         {
-            ["format"] = "ilgpugan-translation-1",
             ["model"] = Options.Model,
-            ["options"] = Options.ToJson(),
-            ["step"] = Step.ToString(CultureInfo.InvariantCulture),
+            [OptionsKey] = Options.ToJson(),
             ["rng_seed"] = Device.Random.Seed.ToString(CultureInfo.InvariantCulture),
             ["rng_offset"] = Device.Random.Offset.ToString(CultureInfo.InvariantCulture),
         };
-        foreach (var p in Parts) m[$"opt_{p.Name}.steps"] = p.Optimizer.Steps.ToString(CultureInfo.InvariantCulture);
-        foreach (var (k, v) in ExtraState()) m[k] = v;
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(dir);
-        string tmp = path + ".tmp";
-        SafeTensors.Write(tmp, tensors, m);
-        File.Move(tmp, path, overwrite: true);
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        CheckpointFile.Save(path, this, m);
     }
 
     /// <summary>Puts a checkpoint's state back (the model must have been built with its options).</summary>
-    public void Load(SafeTensors.Contents c)
+    public void Load(CheckpointContents c)
     {
-        var t = c.Tensors;
-        foreach (var p in Parts)
-        {
-            foreach (var (n, tensor) in p.Module.StateDict())
-                tensor.CopyFrom((t.TryGetValue($"{p.Name}.{n}", out var h) ? h : throw new InvalidDataException($"the checkpoint has no {p.Name}.{n}")).Data);
-            string prefix = $"opt_{p.Name}.state.";
-            var saved = t.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).Select(kv =>
-            {
-                var rest = kv.Key[prefix.Length..].Split('.', 2);
-                return (int.Parse(rest[0], CultureInfo.InvariantCulture), rest[1], kv.Value.Data);
-            }).ToList();
-            p.Optimizer.LoadState(long.Parse(c.Metadata[$"opt_{p.Name}.steps"], CultureInfo.InvariantCulture), saved);
-        }
-        Step = long.Parse(c.Metadata["step"], CultureInfo.InvariantCulture);
-        Device.Random.Restore(ulong.Parse(c.Metadata["rng_seed"], CultureInfo.InvariantCulture), ulong.Parse(c.Metadata["rng_offset"], CultureInfo.InvariantCulture));
-        LoadExtra(t, c.Metadata);
+        c.Restore(this);
+        Device.Random.Restore(c.ParseNumber("rng_seed", s => ulong.Parse(s, CultureInfo.InvariantCulture)),
+            c.ParseNumber("rng_offset", s => ulong.Parse(s, CultureInfo.InvariantCulture)));
     }
 
-    protected static TrainedPart Part(string name, Module m, TranslationOptions o) => new(name, m, new Adam(m.Parameters(), o.Lr, o.Beta1, o.Beta2));
+    protected static Part Part(string name, Module m, TranslationOptions o) => new(name, m, new Adam(m.Parameters(), o.Lr, o.Beta1, o.Beta2));
+
+    /// <summary>Statistics of one chart.</summary>
+    protected static Statistic[] Stats(string chart, params string[] names) => names.Select(n => new Statistic(n, chart)).ToArray();
 
     /// <summary>A persistent tensor of <paramref name="shape"/> filled with <paramref name="value"/>, cached per shape.</summary>
     private readonly Dictionary<(Shape, float), Tensor> constants = new();
@@ -184,11 +143,10 @@ public abstract class TranslationModel : IDisposable
         return t;
     }
 
-    public virtual void Dispose()
+    public override void Dispose()
     {
-        stats.Dispose();
         foreach (var t in constants.Values) t.Dispose();
-        foreach (var p in Parts.Reverse()) { p.Optimizer.Dispose(); p.Module.Dispose(); }
-        GC.SuppressFinalize(this);
+        constants.Clear();
+        base.Dispose();
     }
 }

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using IlgpuGan.Data;
 using IlgpuGan.Imaging;
-using IlgpuGan.IO;
+using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Translation;
 
@@ -111,11 +111,11 @@ public sealed class TranslationRun : IDisposable
 
     public void Load(string path)
     {
-        var c = SafeTensors.Read(path);
+        var c = CheckpointFile.Load(path);
         Model.Load(c);
         foreach (var (l, key) in new[] { (LoaderA, "loader_A"), (LoaderB, "loader_B") })
         {
-            var parts = c.Metadata[key].Split(',');
+            var parts = c.Get(key).Split(',');
             l.Seek(int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture));
         }
     }
@@ -123,10 +123,10 @@ public sealed class TranslationRun : IDisposable
     /// <summary>Reads a checkpoint's options (to build the model it holds).</summary>
     public static TranslationOptions OptionsOf(string path)
     {
-        var c = SafeTensors.Read(path);
-        if (!c.Metadata.TryGetValue("format", out var f) || f != "ilgpugan-translation-1")
-            throw new InvalidDataException($"{path}: not a translation or autoencoder checkpoint (no format ilgpugan-translation-1 in its metadata).");
-        return TranslationOptions.FromJson(c.Metadata["options"]);
+        var c = CheckpointFile.Load(path);
+        if (!c.Metadata.TryGetValue(TranslationModel.OptionsKey, out var json))
+            throw new InvalidDataException($"{path}: not a translation or autoencoder checkpoint (no {TranslationModel.OptionsKey} in its metadata); GAN checkpoints go to sample, eval or train --resume.");
+        return TranslationOptions.FromJson(json);
     }
 
     /// <summary>Builds the model a checkpoint holds and loads it.</summary>
@@ -134,7 +134,7 @@ public sealed class TranslationRun : IDisposable
     {
         var o = OptionsOf(path);
         var m = Create(d, o);
-        m.Load(SafeTensors.Read(path));
+        m.Load(CheckpointFile.Load(path));
         return m;
     }
 
@@ -158,7 +158,7 @@ public sealed class TranslationRun : IDisposable
             {
                 var stats = Model.ReadStats();
                 double per = clock.Elapsed.TotalMilliseconds / (s - first);
-                log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{s}/{o.Steps}] {Model.StatsText(stats)}  {per:F1} ms/step  ETA {TimeSpan.FromMilliseconds(per * (o.Steps - s)):hh\\:mm\\:ss}"));
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{s}/{o.Steps}] {stats.Text()}  {per:F1} ms/step  ETA {TimeSpan.FromMilliseconds(per * (o.Steps - s)):hh\\:mm\\:ss}"));
             }
             if (s % sampleEvery == 0 || s == o.Steps) Grid(Path.Combine(outDir, "samples", $"step-{s:D8}.png"));
             if (s % checkpointEvery == 0 || s == o.Steps)

@@ -91,7 +91,7 @@ public sealed class TranslationTests
         float[][] Stats(TranslationRun r, int steps)
         {
             var s = new List<float[]>();
-            for (int i = 0; i < steps; i++) { r.Step(); s.Add(r.Model.ReadStats()); }
+            for (int i = 0; i < steps; i++) { r.Step(); s.Add(r.Model.ReadStats().Values.ToArray()); }
             return s.ToArray();
         }
         float[][] whole;
@@ -100,7 +100,7 @@ public sealed class TranslationTests
         using (var run = new TranslationRun(d, o, data))
         {
             whole = Stats(run, 8);
-            weights = run.Model["G_B"].Parameters().SelectMany(p => p.ToArray()).ToArray();
+            weights = run.Model.Net("G_B").Parameters().SelectMany(p => p.ToArray()).ToArray();
             poolB = ((CycleGan)run.Model).PoolB.Images!.ToArray();
             Assert.Equal(3, ((CycleGan)run.Model).PoolB.Count);
             Assert.True(((CycleGan)run.Model).PoolB.Draws > 0);       // the pool was full and drawing from step 4
@@ -118,7 +118,7 @@ public sealed class TranslationTests
             run.Load(ck);
             Assert.Equal(4, run.Model.Step);
             Assert.Equal(whole[4..], Stats(run, 4));
-            Assert.Equal(weights, run.Model["G_B"].Parameters().SelectMany(p => p.ToArray()).ToArray());
+            Assert.Equal(weights, run.Model.Net("G_B").Parameters().SelectMany(p => p.ToArray()).ToArray());
             Assert.Equal(poolB, ((CycleGan)run.Model).PoolB.Images!.ToArray());
         }
     }
@@ -138,7 +138,7 @@ public sealed class TranslationTests
         using var run = new TranslationRun(d, o, data);
         var before = run.Model.Parts.ToDictionary(p => p.Name, p => p.Module.Parameters().Select(t => t.ToArray()).ToList());
         for (int i = 0; i < 3; i++) run.Step();
-        Assert.All(run.Model.ReadStats(), v => Assert.True(float.IsFinite(v)));
+        Assert.All(run.Model.ReadStats().Values, v => Assert.True(float.IsFinite(v)));
         // Every parameter of every part learns (a part whose graph was dropped before its backward would not).
         foreach (var p in run.Model.Parts)
             foreach (var (t, old) in p.Module.NamedParameters().Zip(before[p.Name]))
