@@ -25,11 +25,13 @@ public static class CliApp
         root.Options.Add(Verbose);
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
+        root.Subcommands.Add(ClassCheckCommand.Create());
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SelftestCommand.Create());
         root.Subcommands.Add(TrainClassifierCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        foreach (var c in TranslationCommands.Create()) root.Subcommands.Add(c);
         return root;
     }
 
