@@ -35,7 +35,7 @@ public static class ClassCheckCommand
         int count = p.GetValue(Count), seed = p.GetValue(Seed);
         double min = p.GetValue(Min);
         if (count < 1) throw new CliException($"--count must be at least 1; got {count}.");
-        var ck = CheckpointStore.LoadForResume(p.GetValue(From)!);
+        var ck = CheckpointStore.LoadToRead(p.GetValue(From)!);
         var model = ModelRegistry.Get(ck.Config.Model);
         if (!model.IsConditional) throw new CliException($"{ck.Path}: the model '{model.Name}' is not conditional: it has no classes to check.");
         if (!model.IsImage || model.SampleShape[0] != 1 || model.SampleShape[1] != Classifier.ImageSize)

@@ -150,7 +150,7 @@ public static class EvalCommand
 
     private static Source FromCheckpoint(string path, int count, int seed, AcceleratorKind kind, string defaultOut)
     {
-        var ck = CheckpointStore.LoadForResume(path);
+        var ck = CheckpointStore.LoadToRead(path);
         var model = ModelRegistry.Get(ck.Config.Model);
         if (!model.IsImage) throw new CliException($"{ck.Path}: the {model.Name} model makes curves, not images: there is nothing to score (refused).");
         var raw = SampleCommand.Generate(ck, model, count, seed, kind);

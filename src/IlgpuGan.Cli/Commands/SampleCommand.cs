@@ -40,7 +40,7 @@ public static class SampleCommand
         if (nrow < 1) throw new CliException($"--nrow must be at least 1; got {nrow}.");
         if (TranslationCommands.IsTranslationCheckpoint(p.GetValue(From)!))
             return TranslationCommands.SampleVae(p.GetValue(From)!, count, seed, p.GetValue(Out), nrow, p.GetValue(Accelerator));
-        var ck = CheckpointStore.LoadForResume(p.GetValue(From)!);
+        var ck = CheckpointStore.LoadToRead(p.GetValue(From)!);
         var model = ModelRegistry.Get(ck.Config.Model);
         bool single = p.GetValue(Single), byClass = p.GetValue(ByClass);
         string? classText = p.GetValue(Class);

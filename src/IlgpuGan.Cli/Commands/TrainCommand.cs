@@ -55,6 +55,13 @@ public static class TrainCommand
     };
     private static readonly Option<string?> BadImages = new("--bad-images")
     { Description = "An unreadable file in an image folder: fail (an error naming it; the default) or skip (left out, with a warning).", HelpName = "fail|skip" };
+    private static readonly Option<bool> StopOnDivergence = new("--stop-on-divergence")
+    {
+        Description = "Stop (exit code 3) when training explodes without a NaN (a loss or weight beyond the objective's bounds), " +
+                      "a gradient norm spikes, or D's outputs stay pinned at 0 or 1 (bce), instead of warning. The latest checkpoint with sane values is kept.",
+    };
+    private static readonly Option<bool> LogMemory = new("--log-memory")
+    { Description = "At every checkpoint, print the process's memory (RSS, GC heap) and the device pool's (reserved, in use, allocations): scripts/soak.sh reads it." };
     private static readonly Option<bool> DryRun = new("--dry-run") { Description = "Set everything up, train one step, print its losses and exit; writes nothing." };
     private static readonly Option<string> ProgressMode = new("--progress")
     {
@@ -68,7 +75,7 @@ public static class TrainCommand
         var cmd = new Command("train", "Train a GAN. Writes fixed-noise grids (samples/), checkpoints (checkpoints/), config.json and report.html to the output folder. " +
                                        "Ctrl-C or SIGTERM writes a checkpoint and exits (130/143); --resume continues exactly where it stopped.");
         foreach (Option o in new Option[] { Model, Loss, Data, Steps, Epochs, Batch, OptimizerName, Lr, LrG, LrD, Beta1, Beta2, DSteps, CriticSchedule, Clip, GpLambda, Seed, Accelerator, Out,
-                                            SampleEvery, CheckpointEvery, Keep, LogEvery, BadImages, Resume, DryRun, ProgressMode })
+                                            SampleEvery, CheckpointEvery, Keep, LogEvery, BadImages, StopOnDivergence, Resume, DryRun, ProgressMode, LogMemory })
             cmd.Options.Add(o);
         cmd.SetAction(Run);
         return cmd;
@@ -120,14 +127,31 @@ public static class TrainCommand
             OutFolder = outFolder,
             ResumeFrom = ck,
             DryRun = p.GetValue(DryRun),
-            Progress = live ? new LiveProgress(AnsiConsole.Console) : new PlainProgress(Console.Out, Math.Max(config.LogEvery, 100)),
+            Progress = live ? new LiveProgress(mode == "live" && Console.IsOutputRedirected ? RedirectedLiveConsole() : AnsiConsole.Console)
+                            : new PlainProgress(Console.Out, Math.Max(config.LogEvery, 100)),
             Log = Console.Out,
             Stop = stop,
+            LogMemory = p.GetValue(LogMemory),
         };
         int code = run.Execute();
-        if (code == ExitCodes.Ok && !run.DryRun)
+        if (code == ExitCodes.Ok && run.Trained)
             Console.Out.WriteLine($"done: report {Path.Combine(Path.GetFullPath(outFolder), Report.FileName)}");
         return code;
+    }
+
+    /// <summary><c>--progress live</c> asked for with the output redirected (a pipe to tee, a file): Spectre would detect a
+    /// non-interactive console and print no progress at all, so the bar is drawn with ANSI codes anyway, $COLUMNS wide (80 if unset).</summary>
+    private static IAnsiConsole RedirectedLiveConsole()
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.Yes,
+            ColorSystem = ColorSystemSupport.Standard,
+            Interactive = InteractionSupport.Yes,
+            Out = new AnsiConsoleOutput(Console.Out),
+        });
+        console.Profile.Width = int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out int columns) && columns > 20 ? columns : 80;
+        return console;
     }
 
     /// <summary>A checkpoint in &lt;run&gt;/checkpoints/ belongs to &lt;run&gt;; elsewhere, to its own folder.</summary>
@@ -143,6 +167,13 @@ public static class TrainCommand
     {
         T? Given<T>(Option<T?> o) where T : struct => p.GetResult(o) is { Implicit: false } ? p.GetValue(o) : null;
         string? GivenS(Option<string?> o) => p.GetResult(o) is { Implicit: false } ? p.GetValue(o) : null;
+
+        // A number given on the command line is checked under the name it was given as (--lr nan is --lr's fault, not --lr-g's).
+        foreach (var o in new[] { Lr, LrG, LrD })
+            if (Given(o) is double v && !(v > 0 && double.IsFinite(v)))
+                throw new CliException($"{o.Name} must be a positive number; got {v.ToString(CultureInfo.InvariantCulture)}.");
+        if (Given(Epochs) is double ep && !(ep > 0 && double.IsFinite(ep)))
+            throw new CliException($"--epochs must be a positive number; got {ep.ToString(CultureInfo.InvariantCulture)}.");
 
         var fixedOptions = new RunConfig
         {
@@ -185,6 +216,7 @@ public static class TrainCommand
             Keep = Given(Keep) ?? c.Keep,
             LogEvery = Given(LogEvery) ?? c.LogEvery,
             BadImages = GivenS(BadImages) ?? c.BadImages,
+            StopOnDivergence = p.GetResult(StopOnDivergence) is { Implicit: false } ? p.GetValue(StopOnDivergence) : !resuming ? false : c.StopOnDivergence,
         };
     }
 }

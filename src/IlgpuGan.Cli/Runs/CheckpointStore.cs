@@ -14,10 +14,13 @@ namespace IlgpuGan.Cli.Runs;
 /// </summary>
 public sealed partial class CheckpointStore(string folder)
 {
-    public const string LatestName = "latest.safetensors";
+    public const string LatestName = "latest.safetensors", LastGoodName = "last-good.safetensors";
 
     public string Folder { get; } = Path.GetFullPath(folder);
     public string LatestPath => Path.Combine(Folder, LatestName);
+    /// <summary>A symbolic link to the newest checkpoint whose values were sane (<see cref="IlgpuGan.Recipes.DivergenceGuard"/>);
+    /// never pruned while it is named there.</summary>
+    public string LastGoodPath => Path.Combine(Folder, LastGoodName);
 
     public static string FileName(long step) => $"step-{step.ToString("D8", CultureInfo.InvariantCulture)}.safetensors";
 
@@ -48,9 +51,22 @@ public sealed partial class CheckpointStore(string folder)
         return List().FirstOrDefault().Path;
     }
 
-    /// <summary>Writes the checkpoint of the session's current step, points <c>latest</c> at it and prunes
-    /// to the newest <paramref name="keep"/>. Returns its path.</summary>
-    public string Save(Session s, RunHistory history, int keep)
+    /// <summary>The file <c>last-good</c> names (resolved), or null where no checkpoint of sane values was written
+    /// (or the run predates the link).</summary>
+    public string? LastGoodFile()
+    {
+        var info = new FileInfo(LastGoodPath);
+        if (info.LinkTarget is { } target)
+        {
+            string file = Path.GetFullPath(Path.Combine(Folder, target));
+            return File.Exists(file) ? file : null;
+        }
+        return info.Exists ? LastGoodPath : null;
+    }
+
+    /// <summary>Writes the checkpoint of the session's current step, points <c>latest</c> at it (and <c>last-good</c>
+    /// when <paramref name="sane"/>) and prunes to the newest <paramref name="keep"/>, sparing the last good one. Returns its path.</summary>
+    public string Save(Session s, RunHistory history, int keep, bool sane = true)
     {
         Directory.CreateDirectory(Folder);
         long step = s.Recipe.Step;
@@ -59,17 +75,22 @@ public sealed partial class CheckpointStore(string folder)
         Checkpoint.Save(path, s, history);
         if (File.Exists(LatestPath) && new FileInfo(LatestPath).LinkTarget is null) SetAsideIfCorrupt(LatestPath);
         AtomicFile.PointLink(LatestPath, path);
+        if (sane) AtomicFile.PointLink(LastGoodPath, path);
+        else if (LastGoodFile() is { } good && Path.GetFullPath(good) == Path.GetFullPath(path))
+            File.Delete(LastGoodPath);                                  // the step was rewritten with exploded values
         Prune(step, keep);
         return path;
     }
 
     /// <summary>Deletes step files older than <paramref name="current"/> beyond the newest <paramref name="keep"/>
-    /// (the current one included). Files after the current step (left by a run resumed from an older
-    /// checkpoint) are left alone.</summary>
+    /// (the current one included), except the one <c>last-good</c> names. Files after the current step (left by a
+    /// run resumed from an older checkpoint) are left alone.</summary>
     private void Prune(long current, int keep)
     {
+        string? good = LastGoodFile() is { } g ? Path.GetFullPath(g) : null;
         foreach (var (_, path) in List().Where(c => c.Step <= current).Skip(Math.Max(1, keep)))
         {
+            if (Path.GetFullPath(path) == good) continue;
             try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }
@@ -88,13 +109,19 @@ public sealed partial class CheckpointStore(string folder)
     /// <summary>The checkpoint to resume from: <paramref name="path"/> when given (a file, a run folder or a
     /// checkpoints folder), else this store's latest. A corrupt one is an error naming it and the newest
     /// older one that loads.</summary>
-    public static LoadedCheckpoint LoadForResume(string path)
+    public static LoadedCheckpoint LoadForResume(string path) => Find(path, "Nothing to resume from");
+
+    /// <summary>As <see cref="LoadForResume"/>, for a command that reads a checkpoint (sample, eval): a missing one
+    /// is "No checkpoint at ...".</summary>
+    public static LoadedCheckpoint LoadToRead(string path) => Find(path, "No checkpoint at");
+
+    private static LoadedCheckpoint Find(string path, string nothing)
     {
         string full = Path.GetFullPath(path);
         if (File.Exists(full)) return LoadOrExplain(full, null);
-        if (!Directory.Exists(full)) throw new CliException($"Nothing to resume from: {full} does not exist.");
+        if (!Directory.Exists(full)) throw new CliException($"{nothing}: {full} does not exist.");
         var store = new CheckpointStore(Directory.Exists(Path.Combine(full, "checkpoints")) ? Path.Combine(full, "checkpoints") : full);
-        string file = store.LatestFile() ?? throw new CliException($"Nothing to resume from: {store.Folder} holds no checkpoint.");
+        string file = store.LatestFile() ?? throw new CliException($"{nothing}: {store.Folder} holds no checkpoint.");
         return LoadOrExplain(file, store);
     }
 

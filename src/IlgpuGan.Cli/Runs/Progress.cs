@@ -43,19 +43,38 @@ internal sealed class RateMeter(long startStep, long totalSteps)
     public TimeSpan Elapsed => clock.Elapsed;
 }
 
-/// <summary>Plain lines, at most one every <c>every</c> steps (and at the last), for logs and pipes.</summary>
-public sealed class PlainProgress(TextWriter output, long every) : IRunProgress
+/// <summary>Plain lines for logs and pipes: a line with the statistics every <c>every</c> steps, or sooner when
+/// <c>interval</c> (10 s by default) has passed since the last line, so a slow model is never silent for long
+/// (a line without statistics when none were read in that time), and at the last step.</summary>
+public sealed class PlainProgress(TextWriter output, long every, TimeSpan? interval = null, Func<TimeSpan>? clock = null) : IRunProgress
 {
-    public T Run<T>(long startStep, long totalSteps, Func<IProgressUpdate, T> body) =>
-        body(new Updater(output, every, new RateMeter(startStep, totalSteps), startStep, totalSteps));
+    public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(10);
 
-    private sealed class Updater(TextWriter output, long every, RateMeter meter, long lastPrinted, long total) : IProgressUpdate
+    public T Run<T>(long startStep, long totalSteps, Func<IProgressUpdate, T> body)
     {
+        var meter = new RateMeter(startStep, totalSteps);
+        return body(new Updater(output, every, interval ?? DefaultInterval, clock ?? (() => meter.Elapsed), meter, startStep, totalSteps));
+    }
+
+    private sealed class Updater(TextWriter output, long every, TimeSpan interval, Func<TimeSpan> clock, RateMeter meter, long lastPrinted, long total) : IProgressUpdate
+    {
+        private TimeSpan lastTime = clock();
+
         public void Step(long step, StepStats? stats)
         {
-            if (stats is not { } s || (step - lastPrinted < every && step != total)) return;
+            TimeSpan now = clock();
+            bool due = step - lastPrinted >= every || step == total || now - lastTime >= interval;
+            if (stats is { } s && due)
+                Print(step, now, $"[{step}/{total}] {s.Text()}  {meter.RateText(step)}  {meter.EtaText(step)}");
+            else if (now - lastTime >= 2 * interval)   // no statistics read for a while (a large --log-every): the step and rate alone
+                Print(step, now, $"[{step}/{total}] {meter.RateText(step)}  {meter.EtaText(step)}");
+        }
+
+        private void Print(long step, TimeSpan now, string line)
+        {
             lastPrinted = step;
-            output.WriteLine($"[{step}/{total}] {s.Text()}  {meter.RateText(step)}  {meter.EtaText(step)}");
+            lastTime = now;
+            output.WriteLine(line);
             output.Flush();
         }
 
@@ -98,7 +117,26 @@ public sealed class LiveProgress(IAnsiConsole console) : IRunProgress
             if (stats is { } s) setStats(s.Text());
         }
 
-        public void Message(string text) => console.MarkupLine(Markup.Escape(text));
+        /// <summary>A line above the bar. Spectre's live display loses its place when a line printed under it wraps
+        /// (at 80 columns the stop message ran into the bar), so the text is cut into lines that fit first.</summary>
+        public void Message(string text)
+        {
+            foreach (var line in Fit(text, Math.Max(20, console.Profile.Width - 1))) console.WriteLine(line, Style.Plain);
+        }
+    }
+
+    /// <summary><paramref name="text"/> as lines of at most <paramref name="width"/> characters, broken at spaces where possible.</summary>
+    public static IEnumerable<string> Fit(string text, int width)
+    {
+        string rest = text;
+        while (rest.Length > width)
+        {
+            int cut = rest.LastIndexOf(' ', width);
+            if (cut <= 0) cut = width;
+            yield return rest[..cut].TrimEnd();
+            rest = rest[cut..].TrimStart();
+        }
+        yield return rest;
     }
 
     /// <summary>Shows a string computed at each refresh.</summary>

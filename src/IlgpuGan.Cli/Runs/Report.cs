@@ -6,8 +6,9 @@ using System.Text;
 
 namespace IlgpuGan.Cli.Runs;
 
-/// <summary>What the report says about the run's state.</summary>
-public sealed record ReportStatus(string Text, bool Running);
+/// <summary>What the report says about the run's state. While <paramref name="Running"/>, <paramref name="NextWriteWithin"/>
+/// is when the next rewrite is due at the latest (the page says the process may have stopped when it is late).</summary>
+public sealed record ReportStatus(string Text, bool Running, TimeSpan? NextWriteWithin = null);
 
 /// <summary>
 /// <c>report.html</c>: one self-contained page (inline SVG charts, CSS, no scripts from elsewhere)
@@ -22,14 +23,16 @@ public static class Report
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
     public static void Write(string outFolder, RunConfig config, string device, string data, RunHistory history,
-        IReadOnlyList<Statistic> statistics, long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile)
+        IReadOnlyList<Statistic> statistics, long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile,
+        IReadOnlyList<string>? warnings = null)
     {
-        string html = Render(config, device, data, history, statistics, step, status, sampleFiles, realFile);
+        string html = Render(config, device, data, history, statistics, step, status, sampleFiles, realFile, warnings);
         AtomicFile.WriteAllText(Path.Combine(outFolder, FileName), html);
     }
 
     public static string Render(RunConfig config, string device, string data, RunHistory history,
-        IReadOnlyList<Statistic> statistics, long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile)
+        IReadOnlyList<Statistic> statistics, long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile,
+        IReadOnlyList<string>? warnings = null)
     {
         var h = new StringBuilder();
         string title = $"ilgpu-gan: {config.Model} ({config.Loss}) on {config.Data}";
@@ -37,7 +40,22 @@ public static class Report
         if (status.Running) h.Append("<meta http-equiv=\"refresh\" content=\"30\">");
         h.Append($"<title>{E(title)}</title>\n<style>{Css}</style></head>\n<body>\n");
         h.Append($"<h1>{E(title)}</h1>\n");
-        h.Append($"<p class=\"status\" id=\"status\">{E(status.Text)} &middot; step {step:N0} of {config.Steps:N0} &middot; updated {DateTime.Now.ToString("yyyy-MM-dd HH:mm:ss", Inv)}</p>\n");
+        DateTime written = (Now ?? (() => DateTime.UtcNow))();
+        h.Append($"<p class=\"status\" id=\"status\">{E(status.Text)} &middot; step {step:N0} of {config.Steps:N0} &middot; " +
+                 $"last written <time id=\"written\" datetime=\"{written.ToString("yyyy-MM-ddTHH:mm:ssZ", Inv)}\">{written.ToString("yyyy-MM-dd HH:mm:ss", Inv)} UTC</time></p>\n");
+        if (status.Running)
+        {
+            // A run killed without warning (SIGKILL, power loss) cannot rewrite its report: the page itself notices when the next
+            // rewrite is overdue (the run's pace and intervals, with a margin), and says so.
+            DateTime due = written + (status.NextWriteWithin ?? TimeSpan.FromMinutes(10)) * 2 + TimeSpan.FromMinutes(1);
+            h.Append($"<p class=\"stale\" id=\"stale\" data-due=\"{due.ToString("yyyy-MM-ddTHH:mm:ssZ", Inv)}\" hidden></p>\n");
+            h.Append("<script>(()=>{const s=document.getElementById('stale'),w=document.getElementById('written');" +
+                     "const late=Date.now()-Date.parse(s.dataset.due);if(late<=0)return;" +
+                     "const m=Math.round((Date.now()-Date.parse(w.getAttribute('datetime')))/60000);" +
+                     "s.textContent='No update since '+w.textContent+' ('+m+' min ago), though one was due by then: the training process " +
+                     "may have been stopped or killed. train --resume continues it from its latest checkpoint.';s.hidden=false;" +
+                     "document.getElementById('status').classList.add('old');})();</script>\n");
+        }
 
         h.Append("<table class=\"facts\">");
         Row(h, "device", device);
@@ -45,9 +63,15 @@ public static class Report
         if (history.Points.Count > 0)
         {
             var p = history.Points[^1];
-            Row(h, $"step {p.Step:N0}", string.Join(", ", p.Values.Select(kv => string.Create(Inv, $"{kv.Key} {kv.Value:F4}"))));
+            Row(h, $"step {p.Step:N0}", string.Join(", ", p.Values.Select(kv => $"{kv.Key} {Numbers.Compact(kv.Value)}")));
         }
         h.Append("</table>\n");
+        if (warnings is { Count: > 0 })
+        {
+            h.Append("<h2>Warnings</h2>\n<ul class=\"warnings\">");
+            foreach (var w in warnings) h.Append($"<li>{E(w)}</li>");
+            h.Append("</ul>\n");
+        }
 
         h.Append("<h2>Training curves</h2>\n<div class=\"charts\">\n");
         int color = 0;
@@ -69,7 +93,7 @@ public static class Report
         }
         h.Append("</div>\n");
         if (realFile is not null)
-            h.Append($"<h2>Real data</h2>\n<figure><img class=\"real\" src=\"{E(realFile)}\" alt=\"real samples\"><figcaption>real</figcaption></figure>\n");
+            h.Append($"<h2>Real data</h2>\n<div class=\"grids\"><figure><img class=\"real\" src=\"{E(realFile)}\" alt=\"real samples\"><figcaption>real samples</figcaption></figure></div>\n");
 
         h.Append("<h2>Configuration</h2>\n<table class=\"config\">");
         foreach (var (name, value) in System.Text.Json.Nodes.JsonNode.Parse(config.ToJson())!.AsObject())
@@ -82,6 +106,9 @@ public static class Report
         h.Append("</body></html>\n");
         return h.ToString();
     }
+
+    /// <summary>The clock of "last written" (tests set it).</summary>
+    internal static Func<DateTime>? Now { get; set; }
 
     private static readonly string[] Palette = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
 
@@ -98,15 +125,19 @@ public static class Report
 
     private static string E(string s) => WebUtility.HtmlEncode(s);
 
-    /// <summary>An SVG line chart of some series over steps, with axes, ticks and a legend.</summary>
+    /// <summary>An SVG line chart of some series over steps, with axes, ticks and a legend. When the values span
+    /// more than three orders of magnitude beyond their median (a run that explodes), the y axis is a symmetric log
+    /// scale (sign(v) log10(1 + |v|), ticks at 0 and the powers of ten), so both the usual values and the explosion show.</summary>
     public static string Chart(string title, string id, IReadOnlyList<HistoryPoint> points,
         (string Name, string Color, Func<HistoryPoint, float> Value)[] series)
     {
-        const int W = 560, H = 260, L = 56, R = 12, T = 28, B = 34;
+        const int W = 560, H = 260, L = 60, R = 24, T = 28, B = 34;
         var s = new StringBuilder();
-        s.Append($"<figure class=\"chart\"><svg id=\"{id}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{E(title)}\">");
-        s.Append($"<text x=\"{L}\" y=\"18\" class=\"title\">{E(title)}</text>");
         var pts = Thin(points, 800);
+        var values = pts.SelectMany(p => series.Select(x => (double)x.Value(p))).Where(double.IsFinite).ToList();
+        bool log = SymLog(values);
+        s.Append($"<figure class=\"chart\"><svg id=\"{id}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{E(title)}\" data-scale=\"{(log ? "symlog" : "linear")}\">");
+        s.Append($"<text x=\"{L}\" y=\"18\" class=\"title\">{E(title)}{(log ? " (log scale)" : "")}</text>");
         if (pts.Count == 0)
         {
             s.Append($"<text x=\"{W / 2}\" y=\"{H / 2}\" text-anchor=\"middle\">no statistics yet</text></svg></figure>\n");
@@ -114,42 +145,50 @@ public static class Report
         }
         double x0 = pts[0].Step, x1 = pts[^1].Step;
         if (x1 <= x0) { x0 -= 1; x1 += 1; }
+        Func<double, double> f = log ? v => Math.Sign(v) * Math.Log10(1 + Math.Abs(v)) : v => v;
         double y0 = double.MaxValue, y1 = double.MinValue;
-        foreach (var p in pts)
-            foreach (var (_, _, f) in series)
-            {
-                double v = f(p);
-                if (!double.IsFinite(v)) continue;
-                y0 = Math.Min(y0, v); y1 = Math.Max(y1, v);
-            }
+        foreach (double v in values) { y0 = Math.Min(y0, f(v)); y1 = Math.Max(y1, f(v)); }
         if (y0 > y1) { y0 = 0; y1 = 1; }
         if (y1 - y0 < 1e-6) { y0 -= 0.5; y1 += 0.5; }
-        var yTicks = Ticks(y0, y1, 5);
-        y0 = Math.Min(y0, yTicks[0]); y1 = Math.Max(y1, yTicks[^1]);
+        double[] yTicks;
+        if (log)
+        {
+            yTicks = LogTicks(y0, y1);
+            y0 = Math.Min(Math.Min(y0, 0), f(yTicks[0])); y1 = Math.Max(Math.Max(y1, 0), f(yTicks[^1]));
+        }
+        else
+        {
+            yTicks = Ticks(y0, y1, 5);
+            y0 = Math.Min(y0, yTicks[0]); y1 = Math.Max(y1, yTicks[^1]);
+        }
         double X(double v) => L + (v - x0) / (x1 - x0) * (W - L - R);
-        double Y(double v) => H - B - (v - y0) / (y1 - y0) * (H - T - B);
+        double Y(double v) => H - B - (f(v) - y0) / (y1 - y0) * (H - T - B);
 
         s.Append($"<rect x=\"{L}\" y=\"{T}\" width=\"{W - L - R}\" height=\"{H - T - B}\" class=\"frame\"/>");
         foreach (double t in yTicks)
         {
             string y = F(Y(t));
-            s.Append($"<line x1=\"{L}\" x2=\"{W - R}\" y1=\"{y}\" y2=\"{y}\" class=\"grid\"/><text x=\"{L - 6}\" y=\"{y}\" class=\"ytick\">{t.ToString("G4", Inv)}</text>");
+            string label = log ? Numbers.Bound(t) : Math.Abs(t) >= 1e5 ? Numbers.Compact(t) : t.ToString("G4", Inv);
+            s.Append($"<line x1=\"{L}\" x2=\"{W - R}\" y1=\"{y}\" y2=\"{y}\" class=\"grid\"/><text x=\"{L - 6}\" y=\"{y}\" class=\"ytick\">{label}</text>");
         }
         foreach (double t in Ticks(x0, x1, 6))
         {
             if (t < x0 || t > x1) continue;
-            string x = F(X(t));
-            s.Append($"<line x1=\"{x}\" x2=\"{x}\" y1=\"{T}\" y2=\"{H - B}\" class=\"grid\"/><text x=\"{x}\" y=\"{H - B + 16}\" class=\"xtick\">{t.ToString("#,0", Inv)}</text>");
+            double px = X(t);
+            string x = F(px);
+            // A label near the right edge ends at its tick instead of centring on it, so it is never cut off.
+            string anchor = px > W - R - 20 ? " style=\"text-anchor:end\"" : "";
+            s.Append($"<line x1=\"{x}\" x2=\"{x}\" y1=\"{T}\" y2=\"{H - B}\" class=\"grid\"/><text x=\"{x}\" y=\"{H - B + 16}\" class=\"xtick\"{anchor}>{t.ToString("#,0", Inv)}</text>");
         }
-        s.Append($"<text x=\"{W - R}\" y=\"{H - 4}\" class=\"xlabel\">step</text>");
+        s.Append($"<text x=\"{W - R}\" y=\"{H - 2}\" class=\"xlabel\">step</text>");
         int legendX = W - R - 8;
         for (int k = series.Length - 1; k >= 0; k--)
         {
-            var (name, color, f) = series[k];
+            var (name, color, value) = series[k];
             var d = new StringBuilder();
             foreach (var p in pts)
             {
-                double v = f(p);
+                double v = value(p);
                 if (!double.IsFinite(v)) continue;
                 d.Append(d.Length == 0 ? 'M' : 'L').Append(F(X(p.Step))).Append(',').Append(F(Y(v)));
             }
@@ -159,6 +198,31 @@ public static class Report
         }
         s.Append("</svg></figure>\n");
         return s.ToString();
+    }
+
+    /// <summary>Whether a chart needs the symmetric log scale: its largest magnitude is at least 100 and more than
+    /// 1,000 times the median magnitude (a linear scale would draw the usual values as a flat line at 0).</summary>
+    public static bool SymLog(IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) return false;
+        var magnitudes = values.Select(Math.Abs).Order().ToList();
+        double max = magnitudes[^1], median = magnitudes[magnitudes.Count / 2];
+        return max >= 100 && max > 1000 * median;
+    }
+
+    /// <summary>Ticks of the symmetric log scale for transformed values in [y0, y1]: 0 and +-10^k up to the decade
+    /// above the largest magnitude, every decade or every few (about 5 per side at most).</summary>
+    private static double[] LogTicks(double y0, double y1)
+    {
+        int top = Math.Max(1, (int)Math.Ceiling(Math.Max(Math.Abs(y0), Math.Abs(y1))));
+        int every = Math.Max(1, (top + 4) / 5), last = (top + every - 1) / every * every;
+        var ticks = new List<double> { 0 };
+        for (int k = 0; k <= last; k += every)
+        {
+            if (y1 > 0) ticks.Add(Math.Pow(10, k));
+            if (y0 < 0) ticks.Add(-Math.Pow(10, k));
+        }
+        return [.. ticks.Order()];
     }
 
     /// <summary>At most <paramref name="max"/> points, evenly spaced, always with the last.</summary>
@@ -189,7 +253,7 @@ public static class Report
     private const string Css =
         "body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}" +
         "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.5em}" +
-        ".status{color:#555}table{border-collapse:collapse}th,td{text-align:left;padding:2px 10px;border-bottom:1px solid #eee}" +
+        ".status{color:#555}.status.old{color:#b00}.stale{color:#b00;font-weight:600}.warnings{color:#8a4b00}table{border-collapse:collapse}th,td{text-align:left;padding:2px 10px;border-bottom:1px solid #eee}" +
         ".charts,.grids{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:.85em;color:#555;text-align:center}" +
         "svg text{font-size:11px;fill:#333}svg .title{font-size:13px;font-weight:600}.ytick{text-anchor:end;dominant-baseline:middle}" +
         ".xtick{text-anchor:middle}.xlabel{text-anchor:end}.frame{fill:none;stroke:#888}.grid{stroke:#eee}" +

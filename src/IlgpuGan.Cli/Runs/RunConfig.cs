@@ -46,6 +46,9 @@ public sealed record RunConfig
     public long LogEvery { get; init; } = 10;
     /// <summary>An unreadable file in an image folder: "fail" (an error naming it) or "skip" (left out, with a warning).</summary>
     public string BadImages { get; init; } = "fail";
+    /// <summary>Stop (exit code 3) when the divergence guard finds an explosion, a gradient spike or a pinned D,
+    /// instead of warning (<c>--stop-on-divergence</c>; a resumed run may change it).</summary>
+    public bool StopOnDivergence { get; init; }
     /// <summary>Samples in each fixed-noise grid.</summary>
     public int SampleCount { get; init; } = 64;
 

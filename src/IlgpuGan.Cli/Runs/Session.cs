@@ -42,10 +42,7 @@ public sealed class Session : IDisposable
     public Session(RunConfig config, ModelSpec model, Dataset data, Device? device = null)
     {
         Config = config; Model = model; Data = data;
-        if (config.Batch > data.Count)
-            throw new CliException($"The batch size {config.Batch} is larger than the data set ({data.Count} samples in {data.Description}).");
-        if (config.Batch < 2)
-            throw new CliException($"The batch size must be at least 2 (batch norm needs two samples); got {config.Batch}.");
+        CheckBatch(config.Batch, data);
         ownsDevice = device is null;
         Device = device ?? Device.Create(Device.ParseKind(config.Accelerator), (ulong)config.Seed);
         try
@@ -83,6 +80,15 @@ public sealed class Session : IDisposable
             Dispose();
             throw;
         }
+    }
+
+    /// <summary>A batch size the data set can serve and batch norm can use, or a <see cref="CliException"/> saying why not.</summary>
+    public static void CheckBatch(int batch, Dataset data)
+    {
+        if (batch > data.Count)
+            throw new CliException($"The batch size {batch} is larger than the data set ({data.Count} samples in {data.Description}).");
+        if (batch < 2)
+            throw new CliException($"The batch size must be at least 2 (batch norm needs two samples); got {batch}.");
     }
 
     /// <summary>The stream of the fixed noise: apart from the training stream (seed, 0..).</summary>

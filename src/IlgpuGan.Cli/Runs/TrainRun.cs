@@ -24,6 +24,11 @@ public sealed class TrainRun
     public IRunProgress Progress { get; init; } = new PlainProgress(TextWriter.Null, long.MaxValue);
     public TextWriter Log { get; init; } = TextWriter.Null;
     public StopSignal Stop { get; init; } = new();
+    /// <summary>At every checkpoint, a line with the process's memory and the device pool (<c>--log-memory</c>; scripts/soak.sh).</summary>
+    public bool LogMemory { get; init; }
+
+    /// <summary>Whether this run trained (false for a dry run, and for a resumed run that was already finished).</summary>
+    public bool Trained { get; private set; }
 
     /// <summary>The statistics read during this run, in order (for tests and the report).</summary>
     public RunHistory History { get; private set; } = new();
@@ -44,14 +49,30 @@ public sealed class TrainRun
             c = c with { Steps = Math.Max(1, (batches + c.DSteps - 1) / c.DSteps) };
         }
 
+        // What can be refused before the output folder is touched is refused here, so a mistake leaves no empty folder behind.
+        Session.CheckBatch(c.Batch, data);
+        if (ResumeFrom is { } from && from.Step > c.Steps)
+            throw new CliException($"The run in {from.Path} is at step {from.Step:N0}, past --steps {c.Steps:N0}: give a --steps above {from.Step:N0} " +
+                                   "to train further (nothing was changed).");
+
         string outFolder = Path.GetFullPath(OutFolder);
         var store = new CheckpointStore(Path.Combine(outFolder, CheckpointsFolder));
+        bool createdFolder = !DryRun && !Directory.Exists(outFolder);
         using var runLock = DryRun ? null : Lock(outFolder);
-        if (!DryRun && ResumeFrom is null && !store.IsEmpty)
-            throw new CliException($"{outFolder} already holds checkpoints of a run (latest: {store.LatestFile()}): " +
-                                   "continue it with --resume, or give another --out.");
-
-        using var s = new Session(c, model, data);
+        Session session;
+        try
+        {
+            if (!DryRun && ResumeFrom is null && !store.IsEmpty)
+                throw new CliException($"{outFolder} already holds checkpoints of a run (latest: {store.LatestFile()}): " +
+                                       "continue it with --resume, or give another --out.");
+            session = new Session(c, model, data);
+        }
+        catch
+        {
+            if (createdFolder) RemoveEmptyFolder(outFolder, runLock);
+            throw;
+        }
+        using var s = session;
         if (ResumeFrom is { } ck)
         {
             ck.Restore(s);
@@ -82,10 +103,11 @@ public sealed class TrainRun
             Log.WriteLine($"resuming from {ResumeFrom.Path} at step {ResumeFrom.Step} (epoch {ResumeFrom.LoaderEpoch}, batch {ResumeFrom.LoaderBatch})");
         if (s.Recipe.Step >= c.Steps)
         {
-            Log.WriteLine($"The run is already at step {s.Recipe.Step:N0} of {c.Steps:N0}; give a larger --steps to train further.");
+            Log.WriteLine($"Nothing to do: the run is finished (step {s.Recipe.Step:N0} of {c.Steps:N0}); give a --steps above {s.Recipe.Step:N0} to train further.");
             return ExitCodes.Ok;
         }
 
+        Trained = true;
         Directory.CreateDirectory(Path.Combine(outFolder, SamplesFolder));
         foreach (var f in new[] { outFolder, Path.Combine(outFolder, SamplesFolder), store.Folder }) AtomicFile.CleanStaleTemporaries(f);
         AtomicFile.WriteAllText(Path.Combine(outFolder, ConfigFile), c.ToJson(indented: true));
@@ -98,9 +120,54 @@ public sealed class TrainRun
         }
 
         long lastCheckpoint = s.Recipe.Step;
+        var guard = new DivergenceGuard(o.Loss);
+        using var probe = new NormProbe(s.Recipe);
+        var warnings = new List<string>();
+        string? lastGood = store.LastGoodFile() ?? store.LatestFile();     // a run from before the link: its latest passed the NaN check
         void WriteReport(ReportStatus status) => Report.Write(outFolder, c, device, data.Description, History, s.Recipe.Statistics, s.Recipe.Step, status,
-            History.SampleSteps.Select(SampleName), RealFile);
+            History.SampleSteps.Select(SampleName), RealFile, warnings);
         WriteReport(new ReportStatus("training", true));
+
+        // Reads the statistics (waits for the device; a NaN or infinity throws) and lets the guard look at them and the weights.
+        StepStats Read(IProgressUpdate u)
+        {
+            var stats = s.Recipe.ReadStats();
+            foreach (var f in guard.Observe(stats, probe.Measure()))
+            {
+                string line = $"warning: {f.Message}" + (c.StopOnDivergence ? "" : " (--stop-on-divergence stops a run here)");
+                warnings.Add(line);
+                if (warnings.Count > 20) warnings.RemoveAt(0);
+                u.Message(line);
+            }
+            if (c.StopOnDivergence && guard.Current.Count > 0)
+                throw new DivergenceStop($"Training stopped at step {stats.Step:N0} (--stop-on-divergence): {guard.Current[0].Message}.");
+            return stats;
+        }
+        string Save()
+        {
+            string path = store.Save(s, History, c.Keep, guard.ValuesSane);
+            if (guard.ValuesSane) lastGood = path;
+            return path;
+        }
+        string Kept()
+        {
+            string? latest = store.LatestFile();
+            if (lastGood is null)
+                return latest is null ? " No checkpoint had been written." : $" No checkpoint with sane values was written (the latest, {latest}, holds exploded values).";
+            if (latest is not null && Path.GetFullPath(latest) != Path.GetFullPath(lastGood))
+                return $" The last good checkpoint (sane values) is {lastGood}: resume from it with --resume {lastGood} (the latest, {latest}, holds exploded values).";
+            return $" The last good checkpoint is {lastGood}.";
+        }
+
+        // When the report is due to be rewritten next, at this run's pace (the page warns when it is overdue).
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long firstStep = s.Recipe.Step;
+        TimeSpan? NextWrite(long step)
+        {
+            if (step <= firstStep) return null;
+            long next = Math.Min(c.Steps, Math.Min((step / c.SampleEvery + 1) * c.SampleEvery, (step / c.CheckpointEvery + 1) * c.CheckpointEvery));
+            return clock.Elapsed / (step - firstStep) * (next - step);
+        }
 
         try
         {
@@ -114,7 +181,7 @@ public sealed class TrainRun
                     StepStats? stats = null;
                     if (step % c.LogEvery == 0 || checkpoint || sample)
                     {
-                        stats = s.Recipe.ReadStats();    // waits for the device; throws on NaN/Inf
+                        stats = Read(u);
                         History.Points.Add(new HistoryPoint(stats.Value));
                     }
                     u.Step(step, stats);
@@ -125,19 +192,26 @@ public sealed class TrainRun
                     }
                     if (checkpoint)
                     {
-                        string path = store.Save(s, History, c.Keep);
+                        string path = Save();
                         lastCheckpoint = step;
-                        u.Message($"step {step:N0}: checkpoint {Path.GetRelativePath(outFolder, path)}");
+                        u.Message($"step {step:N0}: checkpoint {Path.GetRelativePath(outFolder, path)}" + (guard.ValuesSane ? "" : " (exploded values: not the last good one)"));
+                        if (LogMemory) u.Message(MemoryLine(step, s.Device));
                     }
-                    if (sample || checkpoint) WriteReport(new ReportStatus(last ? "finished" : "training", !last));
+                    if (sample || checkpoint) WriteReport(new ReportStatus(last ? "finished" : "training", !last, NextWrite(step)));
                 }
-                if (s.Recipe.Step >= c.Steps) return ExitCodes.Ok;
+                if (s.Recipe.Step >= c.Steps)
+                {
+                    if (guard.ValuesSane) return ExitCodes.Ok;
+                    string exploded = $"Training ran to step {s.Recipe.Step:N0}, but its values exploded (first at step {guard.FirstInsaneStep:N0}; now {guard.Current.First(f => f.Insane).Message}).";
+                    WriteReport(new ReportStatus("diverged: " + exploded, false));
+                    throw new CliException(exploded + Kept() + " Try a lower learning rate.", ExitCodes.Diverged);
+                }
 
                 // Stopped by a signal: keep the work.
                 if (s.Recipe.Step > lastCheckpoint)
                 {
-                    s.Recipe.ReadStats();
-                    string path = store.Save(s, History, c.Keep);
+                    Read(u);
+                    string path = Save();
                     u.Message($"stopped by {Stop.Signal}: checkpoint {Path.GetRelativePath(outFolder, path)} at step {s.Recipe.Step:N0}; continue with --resume");
                 }
                 else if (store.LatestFile() is null) u.Message($"stopped by {Stop.Signal} before the first step: nothing to keep");
@@ -146,13 +220,26 @@ public sealed class TrainRun
                 return Stop.ExitCode;
             });
         }
-        catch (NonFiniteLossException e)
+        catch (Exception e) when (e is NonFiniteLossException or DivergenceStop)
         {
-            string kept = store.LatestFile() is { } l ? $" The last good checkpoint is {l}." : " No checkpoint had been written.";
             WriteReport(new ReportStatus($"diverged: {e.Message}", false));
-            throw new CliException(e.Message + kept, ExitCodes.Diverged, e);
+            throw new CliException(e.Message + Kept(), ExitCodes.Diverged, e);
         }
     }
+
+    /// <summary><c>memory: step 100 rss_mb 312.4 gc_heap_mb 40.1 pool_reserved_mb 53.0 pool_in_use_mb 20.1 pool_allocations 61</c>.</summary>
+    public static string MemoryLine(long step, Device device)
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        double mb(long bytes) => bytes / 1048576.0;
+        var pool = device.Pool;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"memory: step {step} rss_mb {mb(self.WorkingSet64):F1} gc_heap_mb {mb(GC.GetTotalMemory(false)):F1} " +
+            $"pool_reserved_mb {mb(pool.ReservedBytes):F1} pool_in_use_mb {mb(pool.InUseBytes):F1} pool_allocations {pool.Allocations}");
+    }
+
+    /// <summary>The guard found trouble and the run was asked to stop on it.</summary>
+    private sealed class DivergenceStop(string message) : Exception(message);
 
     public static string SampleName(long step) => Path.Combine(SamplesFolder, $"step-{step.ToString("D8", CultureInfo.InvariantCulture)}.png");
 
@@ -184,15 +271,54 @@ public sealed class TrainRun
     }
 
     /// <summary>One training process per output folder: an exclusive lock on <c>.lock</c>, released when the
-    /// process ends however it ends.</summary>
-    private static FileStream Lock(string outFolder)
+    /// process ends however it ends. Only a lock held by another process is reported as one; any other
+    /// failure (a read-only file system, no permission, a file where the folder should be) says what it is.</summary>
+    internal static FileStream Lock(string outFolder)
     {
-        Directory.CreateDirectory(outFolder);
-        string path = Path.Combine(outFolder, ".lock");
-        try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
-        catch (IOException)
+        try { Directory.CreateDirectory(outFolder); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new CliException($"Another ilgpu-gan process is training into {outFolder} (it holds {path}); give another --out.");
+            throw new CliException($"Cannot create the output folder {outFolder}: {IoProblem(e)}.", ExitCodes.Error, e);
+        }
+        string path = Path.Combine(outFolder, LockFile);
+        try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+        catch (IOException e) when (IsLockConflict(e))
+        {
+            throw new CliException($"Another ilgpu-gan process is training into {outFolder} (it holds {path}); give another --out.", ExitCodes.Error, e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"Cannot write into the output folder {outFolder} (creating {path}): {IoProblem(e)}.", ExitCodes.Error, e);
         }
     }
+
+    public const string LockFile = ".lock";
+
+    /// <summary>Undoes <see cref="Lock"/> in a folder this run created, when it failed before writing anything.</summary>
+    private static void RemoveEmptyFolder(string outFolder, FileStream? runLock)
+    {
+        runLock?.Dispose();
+        try
+        {
+            File.Delete(Path.Combine(outFolder, LockFile));
+            if (!Directory.EnumerateFileSystemEntries(outFolder).Any()) Directory.Delete(outFolder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    /// <summary>Whether opening a file failed because another process holds its lock: .NET reports a held
+    /// flock (EWOULDBLOCK, errno 11 on Linux, 35 on macOS) or Windows' sharing violation as an IOException with
+    /// that code; every other error (EROFS, EACCES, ENOSPC, ...) is something else.</summary>
+    internal static bool IsLockConflict(IOException e) => OperatingSystem.IsWindows()
+        ? (e.HResult & 0xFFFF) is 32 or 33                                   // ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION
+        : e.HResult == (OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD() ? 35 : 11);
+
+    /// <summary>An I/O error in words: "permission denied", "read-only file system", or .NET's message.</summary>
+    internal static string IoProblem(Exception e) => e switch
+    {
+        UnauthorizedAccessException => $"permission denied ({e.Message.TrimEnd('.')})",
+        IOException { HResult: 30 } when !OperatingSystem.IsWindows() => $"read-only file system ({e.Message.TrimEnd('.')})",
+        IOException { HResult: 28 } when !OperatingSystem.IsWindows() => $"no space left on the device ({e.Message.TrimEnd('.')})",
+        _ => e.Message.TrimEnd('.'),
+    };
 }

@@ -65,15 +65,20 @@ public static class SafeTensors
         return new Contents(tensors, metadata);
     }
 
-    /// <summary>Writes atomically (<see cref="AtomicFile"/>): a temporary file beside the target, flushed to disk, renamed over it, the folder synced.</summary>
-    public static void Write(string path, IEnumerable<(string Name, HostTensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>Writes atomically (<see cref="AtomicFile"/>): a temporary file beside the target, flushed to disk, renamed over it, the folder synced.
+    /// With <paramref name="headerHashKey"/>, the metadata also holds under that key the SHA-256 of the whole header as
+    /// written (the 8 length bytes and the JSON: every tensor's name, dtype, shape and offsets, and every metadata
+    /// value), computed with the key's own value as 64 zeros (<see cref="HeaderHash"/>).</summary>
+    public static void Write(string path, IEnumerable<(string Name, HostTensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null,
+        string? headerHashKey = null)
     {
         var list = tensors.ToList();
         var header = new JsonObject();
-        if (metadata is { Count: > 0 })
+        if (metadata is { Count: > 0 } || headerHashKey is not null)
         {
             var md = new JsonObject();
-            foreach (var (k, v) in metadata) md[k] = v;
+            foreach (var (k, v) in metadata ?? new Dictionary<string, string>()) md[k] = v;
+            if (headerHashKey is not null) md[headerHashKey] = ZeroHash;
             header["__metadata__"] = md;
         }
         long offset = 0;
@@ -89,15 +94,49 @@ public static class SafeTensors
         }
         byte[] json = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
         int pad = (8 - json.Length % 8) % 8;      // keep the data 8-byte aligned, as the reference writer does
+        var head = new byte[8 + json.Length + pad];
+        BinaryPrimitives.WriteUInt64LittleEndian(head, (ulong)(json.Length + pad));
+        json.CopyTo(head, 8);
+        head.AsSpan(8 + json.Length).Fill((byte)' ');
+        if (headerHashKey is not null)
+        {
+            int at = HashValueOffset(head, headerHashKey) ?? throw new InvalidOperationException("the header hash's place was not written");
+            System.Text.Encoding.ASCII.GetBytes(HeaderHash(head, headerHashKey)!).CopyTo(head, at);
+        }
         AtomicFile.Write(path, f =>
         {
-            Span<byte> len = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)(json.Length + pad));
-            f.Write(len);
-            f.Write(json);
-            for (int i = 0; i < pad; i++) f.WriteByte((byte)' ');
+            f.Write(head);
             foreach (var (_, t) in list) f.Write(MemoryMarshal.AsBytes(t.Data.AsSpan()));
         });
+    }
+
+    private static readonly string ZeroHash = new('0', 64);
+
+    /// <summary>The SHA-256 (lower-case hex) of a file's header, <c>bytes[0 .. 8 + N)</c>, with the 64-character
+    /// value of the metadata key <paramref name="key"/> read as 64 zeros; null if the header holds no such key
+    /// (or more than one) with a value of 64 characters.</summary>
+    public static string? HeaderHash(ReadOnlySpan<byte> bytes, string key)
+    {
+        if (bytes.Length < 8) return null;
+        ulong n = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        if (n > (ulong)bytes.Length - 8) return null;
+        var head = bytes[..(8 + (int)n)].ToArray();
+        if (HashValueOffset(head, key) is not int at) return null;
+        System.Text.Encoding.ASCII.GetBytes(ZeroHash).CopyTo(head, at);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(head));
+    }
+
+    /// <summary>Where the 64 characters of <c>"key":"..."</c> start in the header (exactly one occurrence), else null.
+    /// Inside a JSON string value a quote is escaped, so the unescaped pattern can only be the key itself.</summary>
+    private static int? HashValueOffset(byte[] head, string key)
+    {
+        byte[] pattern = System.Text.Encoding.UTF8.GetBytes($"\"{key}\":\"");
+        var span = head.AsSpan(8);
+        int first = span.IndexOf(pattern);
+        if (first < 0 || span[(first + 1)..].IndexOf(pattern) >= 0) return null;
+        int at = 8 + first + pattern.Length;
+        if (at + 65 > head.Length || head[at + 64] != (byte)'"') return null;
+        return at;
     }
 
     private static string Format(int[] shape) => $"({string.Join(", ", shape)})";

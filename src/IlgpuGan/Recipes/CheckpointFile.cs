@@ -19,15 +19,21 @@ namespace IlgpuGan.Recipes;
 /// PyTorch's optimizer state_dict (<c>exp_avg</c>, <c>exp_avg_sq</c>; RMSProp's <c>square_avg</c>);</item>
 /// <item>metadata (strings): <c>format</c>, <c>step</c>, <c>parts</c> (<c>G,D</c>),
 /// <c>optimizer.{part}.type</c> and <c>.step</c>, the recipe's counters as <c>recipe.{key}</c>, what the
-/// caller adds (the run's configuration, random stream, data position...), and <c>data_sha256</c>, a
-/// SHA-256 of the tensor data.</item>
+/// caller adds (the run's configuration, random stream, data position...), <c>data_sha256</c>, a
+/// SHA-256 of the tensor data, and <c>header_sha256</c>, a SHA-256 of the whole header (the length, every
+/// tensor's name, dtype, shape and offsets, every metadata value; its own value read as 64 zeros), so a
+/// changed digit anywhere in the file is found.</item>
 /// </list>
 /// Format 1 (<c>ilgpu-gan-checkpoint/1</c>, before the recipes) is read too: the same part tensors,
 /// the optimizer state under <c>optG.state.{i}.{name}</c> / <c>optD.</c>, its step in <c>optG.step</c>.
+/// It has no header checksum: only its tensor data is checked against <c>data_sha256</c>; its metadata is
+/// checked only for being present and readable.
 /// </summary>
 public static class CheckpointFile
 {
     public const string Format1 = "ilgpu-gan-checkpoint/1", Format2 = "ilgpu-gan-checkpoint/2";
+    /// <summary>The metadata keys of the two checksums.</summary>
+    public const string DataHashKey = "data_sha256", HeaderHashKey = "header_sha256";
 
     /// <summary>Writes the recipe's parts, optimizer state, step and counters and <paramref name="metadata"/>
     /// atomically (temporary file, fsync, rename, fsync of the folder). A NaN or infinite value is a
@@ -61,8 +67,9 @@ public static class CheckpointFile
 
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var (_, t) in tensors) sha.AppendData(MemoryMarshal.AsBytes(t.Data.AsSpan()));
-        meta["data_sha256"] = Convert.ToHexStringLower(sha.GetHashAndReset());
-        SafeTensors.Write(path, tensors, meta);
+        meta[DataHashKey] = Convert.ToHexStringLower(sha.GetHashAndReset());
+        meta.Remove(HeaderHashKey);
+        SafeTensors.Write(path, tensors, meta, HeaderHashKey);
     }
 
     /// <summary>Reads and checks a checkpoint of format 1 or 2: a missing file is a <see cref="FileNotFoundException"/>;
@@ -92,6 +99,13 @@ public static class CheckpointFile
         string hash = Convert.ToHexStringLower(SHA256.HashData(bytes.AsSpan(8 + (int)headerLength)));
         if (hash != recorded)
             throw new InvalidDataException($"Checkpoint {full} is corrupt: its tensor data does not match the SHA-256 recorded in it.");
+        if (format == Format2)
+        {
+            if (!m.TryGetValue(HeaderHashKey, out var recordedHeader))
+                throw new InvalidDataException($"Checkpoint {full} is corrupt or was written before header checksums: its metadata has no '{HeaderHashKey}'.");
+            if (SafeTensors.HeaderHash(bytes, HeaderHashKey) != recordedHeader)
+                throw new InvalidDataException($"Checkpoint {full} is corrupt: its header (metadata and tensor table) does not match the SHA-256 recorded in it.");
+        }
         return new CheckpointContents(full, format == Format1 ? 1 : 2, contents.Tensors, contents.Metadata);
     }
 

@@ -38,11 +38,11 @@ public readonly record struct StepStats(long Step, IReadOnlyList<string> Names, 
     /// <summary>Whether the recipe reports <paramref name="name"/>.</summary>
     public bool Has(string name) => Names.Contains(name);
 
-    /// <summary><c>Loss_D 1.3842  Loss_G 0.6938  ...</c>, four decimals.</summary>
+    /// <summary><c>Loss_D 1.3842  Loss_G 0.6938  ...</c>, four decimals (huge or tiny values compactly: <c>5.1e+21</c>).</summary>
     public string Text()
     {
         var parts = new string[Names.Count];
-        for (int i = 0; i < parts.Length; i++) parts[i] = string.Create(CultureInfo.InvariantCulture, $"{Names[i]} {Values[i]:F4}");
+        for (int i = 0; i < parts.Length; i++) parts[i] = $"{Names[i]} {Numbers.Compact(Values[i])}";
         return string.Join("  ", parts);
     }
 
