@@ -25,6 +25,7 @@ public static class CliApp
         root.Options.Add(Verbose);
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(SampleCommand.Create());
+        root.Subcommands.Add(ClassCheckCommand.Create());
         root.Subcommands.Add(DevicesCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SelftestCommand.Create());

@@ -1,3 +1,4 @@
+using IlgpuGan.Recipes;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -7,7 +8,6 @@ using IlgpuGan.Cli.Runs;
 using IlgpuGan.Data;
 using IlgpuGan.Evaluation;
 using IlgpuGan.IO;
-using IlgpuGan.Recipes;
 
 namespace IlgpuGan.Cli.Commands;
 
@@ -191,7 +191,7 @@ public static class EvalCommand
         var rows = new List<(string Name, Func<EvalFigures, string> Value, string Better)>
         {
             ("FID", f => f.Fid.ToString("F2", inv), "lower"),
-            ("KID x 1000", f => $"{f.Kid.Mean * 1000:F2} ± {f.Kid.Std * 1000:F2}".Replace(',', '.'), "lower"),
+            ("KID", f => $"{f.Kid.Mean.ToString("F3", inv)} ± {f.Kid.Std.ToString("F3", inv)}", "lower"),
             ("Inception Score", f => $"{f.InceptionScore.Mean.ToString("F2", inv)} ± {f.InceptionScore.Std.ToString("F2", inv)}", "higher, max " + classes),
             ("precision (k=3)", f => f.PrecisionRecall.Precision.ToString("F3", inv), "higher"),
             ("recall (k=3)", f => f.PrecisionRecall.Recall.ToString("F3", inv), "higher"),

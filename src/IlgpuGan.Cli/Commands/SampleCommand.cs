@@ -19,12 +19,16 @@ public static class SampleCommand
     private static readonly Option<bool> Single = new("--single") { Description = "Write one PNG per sample (sample-0000.png, ...) instead of a grid." };
     private static readonly Option<int> Nrow = new("--nrow") { Description = "Samples per row of the grid.", DefaultValueFactory = _ => 8, HelpName = "n" };
     private static readonly Option<string?> Accelerator = new("--accelerator", "-a") { Description = "cpu, opencl, cuda or auto.", HelpName = "kind" };
+    private static readonly Option<string?> Class = new("--class", "-c")
+    { Description = "Conditional models: every sample of this class (its number, or for folder data its name). Default: all classes in turn.", HelpName = "class" };
+    private static readonly Option<bool> ByClass = new("--by-class")
+    { Description = "Conditional models: one row per class, the same noise in each column (--count samples per row, default 8).", };
 
     public static Command Create()
     {
         var cmd = new Command("sample", "Draw samples from a checkpoint's generator (in eval mode) for a seed: a PNG grid, or single PNGs.");
         cmd.Arguments.Add(From);
-        foreach (Option o in new Option[] { Count, Seed, Out, Single, Nrow, Accelerator }) cmd.Options.Add(o);
+        foreach (Option o in new Option[] { Count, Seed, Out, Single, Nrow, Accelerator, Class, ByClass }) cmd.Options.Add(o);
         cmd.SetAction(Run);
         return cmd;
     }
@@ -36,11 +40,40 @@ public static class SampleCommand
         if (nrow < 1) throw new CliException($"--nrow must be at least 1; got {nrow}.");
         var ck = CheckpointStore.LoadForResume(p.GetValue(From)!);
         var model = ModelRegistry.Get(ck.Config.Model);
-        bool single = p.GetValue(Single);
+        bool single = p.GetValue(Single), byClass = p.GetValue(ByClass);
+        string? classText = p.GetValue(Class);
         string name = $"sample-{model.Name}-step{ck.Step}-seed{seed}";
+        float[]? labels = null;
+        if (!model.IsConditional)
+        {
+            if (classText is not null) throw new CliException($"--class {classText}: the model '{model.Name}' is not conditional (it takes no class); sample it without --class.");
+            if (byClass) throw new CliException($"--by-class: the model '{model.Name}' is not conditional (it takes no class).");
+        }
+        else
+        {
+            var classes = ClassesOf(ck, model);
+            if (classText is not null && byClass) throw new CliException("--class and --by-class exclude each other: give one.");
+            if (classText is not null)
+            {
+                int label;
+                try { label = classes.Resolve(classText); }
+                catch (ArgumentException e) { throw new CliException($"--class {classText}: {e.Message}"); }
+                labels = Enumerable.Repeat((float)label, count).ToArray();
+                name += $"-class{label}";
+            }
+            else if (byClass)
+            {
+                int perRow = p.GetResult(Count) is { Implicit: false } ? count : 8;
+                count = classes.Count * perRow;
+                nrow = perRow;
+                labels = Runs.Session.ByClassLabels(classes.Count, perRow);
+                name += "-by-class";
+            }
+            else labels = Enumerable.Range(0, count).Select(i => (float)(i % classes.Count)).ToArray();   // all classes in turn
+        }
         string output = p.GetValue(Out) ?? (single ? name : name + ".png");
 
-        float[] samples = Generate(ck, model, count, seed, Device.ParseKind(p.GetValue(Accelerator)));
+        float[] samples = Generate(ck, model, count, seed, Device.ParseKind(p.GetValue(Accelerator)), labels, sameNoisePerColumn: byClass ? nrow : 0);
         if (single)
         {
             Directory.CreateDirectory(output);
@@ -56,17 +89,42 @@ public static class SampleCommand
         return ExitCodes.Ok;
     }
 
+    /// <summary>The classes of a conditional checkpoint: the names it keeps, else the model's numbered ones.</summary>
+    public static Data.ClassLabels ClassesOf(LoadedCheckpoint ck, ModelSpec model) =>
+        new(ck.ClassNames ?? Enumerable.Range(0, model.Classes).Select(k => k.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray(), []);
+
     /// <summary>G's outputs for <paramref name="count"/> latent vectors z ~ N(0, 1) drawn from stream (seed, 0),
-    /// in chunks of 256, with G in eval mode (running batch-norm statistics).</summary>
-    public static float[] Generate(LoadedCheckpoint ck, ModelSpec model, int count, int seed, AcceleratorKind kind)
+    /// in chunks of 256, with G in eval mode (running batch-norm statistics). A conditional model needs
+    /// <paramref name="labels"/> (one per sample; null: all classes in turn); with
+    /// <paramref name="sameNoisePerColumn"/> = k, sample i gets latent i % k (the same noise in each column of a k-wide grid).</summary>
+    public static float[] Generate(LoadedCheckpoint ck, ModelSpec model, int count, int seed, AcceleratorKind kind,
+        float[]? labels = null, int sameNoisePerColumn = 0)
     {
+        int classes = model.IsConditional ? ClassesOf(ck, model).Count : 0;
+        if (model.IsConditional)
+        {
+            labels ??= Enumerable.Range(0, count).Select(i => (float)(i % classes)).ToArray();
+            if (labels.Length != count) throw new ArgumentException($"{labels.Length} labels for {count} samples.");
+            try { Ops.CheckLabels(labels, classes); }
+            catch (ArgumentException e) { throw new CliException(e.Message); }
+        }
+        else if (labels is not null) throw new CliException($"The model '{model.Name}' is not conditional: it takes no class labels.");
         using var device = Device.Create(kind, (ulong)seed);
-        using var g = model.Generator(device);
+        using var g = model.BuildGenerator(device, classes);
         ck.Contents.LoadModule(g, "G");
         g.Eval();
         var result = new float[(long)count * model.SampleSize];
         using var noise = device.Persistent(model.LatentShape(count, model.LatentSize));
-        device.Kernels.Normal(noise.View, new RandomState((ulong)(uint)seed, 0), 0f, 1f);
+        if (sameNoisePerColumn > 0)
+        {
+            int k = sameNoisePerColumn;
+            long row = (long)k * model.LatentSize;
+            device.Kernels.Normal(noise.View.SubView(0, row), new RandomState((ulong)(uint)seed, 0), 0f, 1f);
+            for (long at = row; at < noise.Length; at += row)
+                device.Kernels.Copy(noise.View.SubView(0, Math.Min(row, noise.Length - at)), noise.View.SubView(at, Math.Min(row, noise.Length - at)));
+        }
+        else device.Kernels.Normal(noise.View, new RandomState((ulong)(uint)seed, 0), 0f, 1f);
+        using var labelTensor = labels is null ? null : device.Persistent(new Shape(count), labels);
         const int chunk = 256;
         for (int start = 0; start < count; start += chunk)
         {
@@ -74,7 +132,10 @@ public static class SampleCommand
             using (device.Tape.NoGrad())
             {
                 var z = noise.View.SubView((long)start * model.LatentSize, (long)n * model.LatentSize);
-                var out_ = g.Forward(device.Wrap(z, model.LatentShape(n, model.LatentSize)));
+                var zt = device.Wrap(z, model.LatentShape(n, model.LatentSize));
+                var out_ = g is Nn.ConditionalModule c
+                    ? c.Forward(zt, device.Wrap(labelTensor!.View.SubView(start, n), new Shape(n)))
+                    : g.Forward(zt);
                 out_.ToArray().CopyTo(result, (long)start * model.SampleSize);
             }
             device.Tape.EndStep();

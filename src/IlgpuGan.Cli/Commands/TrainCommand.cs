@@ -10,16 +10,17 @@ namespace IlgpuGan.Cli.Commands;
 public static class TrainCommand
 {
     private static readonly Option<string?> Model = new("--model", "-m")
-    { Description = "The model: toy (1-D curves, seconds), mlp (W-MLP), dcgan28 (W-DCGAN28), dcgan64 (W-DCGAN64). Default: mlp.", HelpName = "name" };
+    { Description = "The model: toy (1-D curves, seconds), mlp (W-MLP), dcgan28 (W-DCGAN28), dcgan64 (W-DCGAN64); conditional (label in, that class out): cgan-mlp, cdcgan28, acgan28. Default: mlp.", HelpName = "name" };
     private static readonly Option<string?> Data = new("--data", "-d")
     {
         Description = "The training data: mnist (the bundled 7,996 digits), fake (random images), curves (the toy GAN's), " +
-                      "a folder with MNIST's IDX files, an IDX image file or an IDX pair IMAGES,LABELS, or a folder of images. Default: the model's (mnist for mlp and dcgan28).",
+                      "a folder with MNIST's IDX files, an IDX image file or an IDX pair IMAGES,LABELS, or a folder of images. Default: the model's (mnist for mlp, dcgan28 and the conditional models, which use its labels; " +
+                      "a folder of images gives a conditional model one class per subfolder).",
         HelpName = "data",
     };
     private static readonly Option<string?> Loss = new("--loss")
     {
-        Description = "The objective: bce (the default), wgan (weight clipping), wgan-gp (gradient penalty), hinge, lsgan (least squares). " +
+        Description = "The objective: bce (the default; cdcgan28's is hinge), wgan (weight clipping), wgan-gp (gradient penalty), hinge, lsgan (least squares). " +
                       "Each brings its paper's defaults (wgan: RMSProp 5e-5, clip 0.01, 5 critic updates, the original schedule; " +
                       "wgan-gp: Adam 1e-4 betas (0.5, 0.9) at 28x28, (0, 0.9) at 64x64, lambda 10, 5 critic updates).",
         HelpName = "name",
@@ -91,7 +92,7 @@ public static class TrainCommand
         else
         {
             var model = ModelRegistry.Get(p.GetValue(Model) ?? "mlp");
-            var loss = Objectives.Parse(p.GetValue(Loss) ?? "bce");
+            var loss = p.GetValue(Loss) is { } named ? Objectives.Parse(named) : model.DefaultLoss;
             var d = model.DefaultsFor(loss);
             var o = d.Options;
             config = Merge(new RunConfig

@@ -29,6 +29,7 @@ public static class Checkpoint
             ["device"] = s.Device.ToString(),
             ["created"] = DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture),
         };
+        if (s.ClassNames is { } names) meta["classes"] = System.Text.Json.JsonSerializer.Serialize(names);
         CheckpointFile.Save(path, s.Recipe, meta);     // atomic, folder synced
     }
 
@@ -46,7 +47,10 @@ public static class Checkpoint
                 RngOffset: c.ParseNumber("rng.offset", v => ulong.Parse(v, CultureInfo.InvariantCulture)),
                 LoaderEpoch: c.ParseNumber("loader.epoch", v => int.Parse(v, CultureInfo.InvariantCulture)),
                 LoaderBatch: c.ParseNumber("loader.batch", v => int.Parse(v, CultureInfo.InvariantCulture)),
-                Device: c.Get("device"));
+                Device: c.Get("device"))
+            {
+                ClassNames = c.Metadata.TryGetValue("classes", out var classes) ? System.Text.Json.JsonSerializer.Deserialize<string[]>(classes) : null,
+            };
         }
         catch (Exception e) when (e is FormatException or OverflowException or System.Text.Json.JsonException or InvalidOperationException or NullReferenceException)
         {
@@ -63,6 +67,9 @@ public sealed record LoadedCheckpoint(CheckpointContents Contents, RunConfig Con
     ulong RngSeed, ulong RngOffset, int LoaderEpoch, int LoaderBatch, string Device)
 {
     public string Path => Contents.Path;
+
+    /// <summary>A conditional model's class names, by label (null for an unconditional one).</summary>
+    public IReadOnlyList<string>? ClassNames { get; init; }
     public long Step => Contents.Step;
 
     /// <summary>Puts the whole training state back, so the next step is the one an uninterrupted run would take.</summary>

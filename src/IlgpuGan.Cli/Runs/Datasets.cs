@@ -9,13 +9,35 @@ namespace IlgpuGan.Cli.Runs;
 /// and fake images, scaled as each batch is filled).</summary>
 public sealed record Dataset(string Description, int Count, int[] SampleShape, float[]? Floats = null, ImageFolderDataset? Images = null)
 {
+    /// <summary>The class of each sample and the class names (MNIST's IDX labels, an image folder's
+    /// subfolders); null when the data has none.</summary>
+    public ClassLabels? Classes { get; init; }
+
     public int SampleSize => SampleShape.Aggregate(1, (a, b) => a * b);
     public string ShapeText => $"({string.Join("x", SampleShape)})";
 
     /// <summary>A seeded loader over the samples (the same order for a seed on every run).</summary>
     public BatchLoader CreateLoader(int batch, int seed) => Images is not null
-        ? BatchLoader.FromImages(Images, batch, seed)
-        : new BatchLoader(Floats!, SampleSize, Count, batch, seed);
+        ? BatchLoader.FromImages(Images, batch, seed, labels: Classes?.Labels)
+        : new BatchLoader(Floats!, SampleSize, Count, batch, seed, labels: Classes?.Labels);
+
+    /// <summary>For labelled data: the first <paramref name="perClass"/> samples of each class, a class after
+    /// another (a class with fewer repeats its samples), as floats (for a conditional run's real.png).</summary>
+    public float[] ByClass(int perClass)
+    {
+        int classes = Classes!.Count, size = SampleSize;
+        var result = new float[(long)classes * perClass * size];
+        for (int c = 0; c < classes; c++)
+        {
+            var members = Enumerable.Range(0, Count).Where(i => Classes.Labels[i] == c).Take(perClass).ToArray();
+            for (int k = 0; k < perClass && members.Length > 0; k++)
+            {
+                var sample = Images?.ToFloats(members[k % members.Length], 1) ?? Floats.AsSpan(members[k % members.Length] * size, size).ToArray();
+                sample.CopyTo(result, ((long)c * perClass + k) * size);
+            }
+        }
+        return result;
+    }
 
     /// <summary>The first <paramref name="n"/> samples as floats (for real.png).</summary>
     public float[] First(int n) => Images?.ToFloats(0, n) ?? Floats![..(n * SampleSize)];
@@ -28,8 +50,9 @@ public sealed record Dataset(string Description, int Count, int[] SampleShape, f
 /// <item><c>fake</c>: random samples of the model's shape (for dry runs and timing);</item>
 /// <item><c>curves</c>: the toy GAN's real curves;</item>
 /// <item>a folder with MNIST's IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz]);</item>
-/// <item>an IDX image file, or an IDX pair <c>IMAGES,LABELS</c> (labels are checked but not used);</item>
-/// <item>any other folder: a folder of images (PNG, JPEG, BMP, GIF, TGA), resized and centre-cropped.</item>
+/// <item>an IDX image file, or an IDX pair <c>IMAGES,LABELS</c> (labels used by conditional models);</item>
+/// <item>any other folder: a folder of images (PNG, JPEG, BMP, GIF, TGA), resized and centre-cropped; for a
+/// conditional model, one subfolder per class (the ImageFolder convention).</item>
 /// </list>
 /// </summary>
 public static class Datasets
@@ -54,6 +77,18 @@ public static class Datasets
         };
         if (!data.SampleShape.SequenceEqual(model.SampleShape))
             throw new CliException($"The data {spec} holds samples of {data.ShapeText}; the model '{model.Name}' needs {model.ShapeText}.");
+        if (!model.IsConditional) return data with { Classes = null };
+        if (spec.Equals(Fake, StringComparison.OrdinalIgnoreCase))
+            return data with { Classes = ClassLabels.Numbered(Enumerable.Range(0, data.Count).Select(i => (byte)(i % model.Classes)).ToArray(), model.Classes) };
+        if (data.Classes is null && data.Images is not null)
+        {
+            try { data = data with { Classes = ClassLabels.FromSubfolders(data.Images) }; }
+            catch (InvalidDataException e) { throw new CliException($"The model '{model.Name}' is conditional: {e.Message}", ExitCodes.Error, e); }
+        }
+        if (data.Classes is null)
+            throw new CliException($"The model '{model.Name}' is conditional and {data.Description} has no labels: give MNIST's IDX images with their labels (a folder, or IMAGES,LABELS) or a folder with one subfolder per class.");
+        if (data.Classes.Count < 2)
+            throw new CliException($"The model '{model.Name}' is conditional and {data.Description} holds one class ({data.Classes.Names[0]}): it needs at least two.");
         return data;
     }
 
@@ -63,7 +98,7 @@ public static class Datasets
         if (!Directory.Exists(folder))
             throw new CliException($"The bundled MNIST digits are not beside the tool ({folder} is missing); give --data a folder with MNIST's IDX files.");
         var m = MnistDataset.Load(folder);
-        return Floats($"the bundled MNIST ({m.Count:N0} training digits)", m.Images, m.Count, [1, m.Height, m.Width]);
+        return Labelled(Floats($"the bundled MNIST ({m.Count:N0} training digits)", m.Images, m.Count, [1, m.Height, m.Width]), m);
     }
 
     private static Dataset Floats(string description, float[] data, int count, int[] shape) => new(description, count, shape, Floats: data);
@@ -76,7 +111,7 @@ public static class Datasets
             foreach (var p in pair)
                 if (!File.Exists(p)) throw new CliException($"Data file not found: {Path.GetFullPath(p)}");
             var m = MnistDataset.FromFiles(pair[0], pair[1]);
-            return Floats($"{m.Count:N0} images from {pair[0]}", m.Images, m.Count, [1, m.Height, m.Width]);
+            return Labelled(Floats($"{m.Count:N0} images from {pair[0]}", m.Images, m.Count, [1, m.Height, m.Width]), m);
         }
         if (File.Exists(spec))
         {
@@ -89,7 +124,7 @@ public static class Datasets
             if (idx)
             {
                 var m = MnistDataset.Load(spec);
-                return Floats($"{m.Count:N0} MNIST-style images from {spec}", m.Images, m.Count, [1, m.Height, m.Width]);
+                return Labelled(Floats($"{m.Count:N0} MNIST-style images from {spec}", m.Images, m.Count, [1, m.Height, m.Width]), m);
             }
             return ImageFolder(spec, model, badImages, log);
         }
@@ -130,6 +165,9 @@ public static class Datasets
                            (images.Skipped.Count > 0 ? $", {images.Skipped.Count:N0} unreadable skipped" : ""),
             images.Count, [channels, size, size], Images: images);
     }
+
+    /// <summary>The data with the IDX labels of <paramref name="m"/> (classes 0 to the largest label, named by number).</summary>
+    private static Dataset Labelled(Dataset data, MnistDataset m) => data with { Classes = ClassLabels.Numbered(m.Labels, Math.Max(m.ClassCount, 1)) };
 
     public static float[] Scale(byte[] pixels)
     {

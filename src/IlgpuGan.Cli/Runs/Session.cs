@@ -13,6 +13,9 @@ public sealed class Session : IDisposable
 {
     private readonly Tensor real;
     private readonly float[] host;
+    private readonly Tensor? realLabels;      // conditional models: the real batch's labels (N) on the device
+    private readonly byte[]? hostLabels;
+    private readonly float[]? hostLabelFloats;
     private readonly bool ownsDevice;
 
     public RunConfig Config { get; }
@@ -24,6 +27,17 @@ public sealed class Session : IDisposable
     /// <summary>The latent batch behind every sample grid: drawn from its own stream (seed-derived), so it
     /// is the same in a fresh and in a resumed run and does not move the training stream.</summary>
     public Tensor FixedNoise { get; }
+    /// <summary>Conditional models: the class of each fixed sample (row r of the grid is class r; the
+    /// same noise in each column); null otherwise.</summary>
+    public Tensor? FixedLabels { get; }
+    /// <summary>The samples in each grid, and per row of it.</summary>
+    public int FixedCount { get; }
+    public int FixedPerRow { get; }
+    /// <summary>The class names of a conditional model (checkpoints keep them); null otherwise.</summary>
+    public IReadOnlyList<string>? ClassNames => Model.IsConditional ? Data.Classes!.Names : null;
+
+    /// <summary>Samples per row of a conditional model's by-class grids.</summary>
+    public const int ByClassColumns = 8;
 
     public Session(RunConfig config, ModelSpec model, Dataset data, Device? device = null)
     {
@@ -36,13 +50,33 @@ public sealed class Session : IDisposable
         Device = device ?? Device.Create(Device.ParseKind(config.Accelerator), (ulong)config.Seed);
         try
         {
-            try { Recipe = GanRecipe.Create(Device, model, config.ToOptions(), config.Batch); }
+            try { Recipe = GanRecipe.Create(Device, model, config.ToOptions(), config.Batch, model.IsConditional ? data.Classes!.Count : 0); }
             catch (ArgumentException e) { throw new CliException(e.Message, ExitCodes.Error, e); }
             Loader = data.CreateLoader(config.Batch, config.Seed);
             real = Device.Persistent(new Shape([config.Batch, .. model.SampleShape]));
             host = new float[config.Batch * data.SampleSize];
-            FixedNoise = Device.Persistent(model.LatentShape(config.SampleCount, model.LatentSize));
-            Device.Kernels.Normal(FixedNoise.View, new RandomState(FixedNoiseSeed(config.Seed), 0), 0f, 1f);
+            if (model.IsConditional)
+            {
+                int classes = Recipe.Classes;
+                realLabels = Device.Persistent(new Shape(config.Batch));
+                hostLabels = new byte[config.Batch];
+                hostLabelFloats = new float[config.Batch];
+                (FixedCount, FixedPerRow) = (classes * ByClassColumns, ByClassColumns);
+                FixedNoise = Device.Persistent(model.LatentShape(FixedCount, model.LatentSize));
+                using (var column = Device.Persistent(model.LatentShape(ByClassColumns, model.LatentSize)))
+                {
+                    Device.Kernels.Normal(column.View, new RandomState(FixedNoiseSeed(config.Seed), 0), 0f, 1f);
+                    for (int r = 0; r < classes; r++)
+                        Device.Kernels.Copy(column.View, FixedNoise.View.SubView(r * column.Length, column.Length));
+                }
+                FixedLabels = Device.Persistent(new Shape(FixedCount), ByClassLabels(classes, ByClassColumns));
+            }
+            else
+            {
+                (FixedCount, FixedPerRow) = (config.SampleCount, 8);
+                FixedNoise = Device.Persistent(model.LatentShape(config.SampleCount, model.LatentSize));
+                Device.Kernels.Normal(FixedNoise.View, new RandomState(FixedNoiseSeed(config.Seed), 0), 0f, 1f);
+            }
         }
         catch
         {
@@ -55,7 +89,11 @@ public sealed class Session : IDisposable
     public static ulong FixedNoiseSeed(int seed) => (ulong)(uint)seed ^ 0xF1CED_501CEUL;
 
     /// <summary>One training step (the recipe's D updates and one G update) on the next batches of the loader.</summary>
-    public void Step() => Recipe.TrainStep(NextReal);
+    public void Step()
+    {
+        if (Model.IsConditional) Recipe.TrainStep(NextLabelled);
+        else Recipe.TrainStep(NextReal);
+    }
 
     private Tensor NextReal()
     {
@@ -64,12 +102,27 @@ public sealed class Session : IDisposable
         return real;
     }
 
-    /// <summary>G's samples for the fixed noise (eval mode), on the host.</summary>
-    public float[] SampleFixed() => Recipe.Sample(FixedNoise);
+    private (Tensor, Tensor?) NextLabelled()
+    {
+        if (!Loader.Next(host, hostLabels)) Loader.Next(host, hostLabels);
+        real.CopyFrom(host);
+        for (int i = 0; i < hostLabels!.Length; i++) hostLabelFloats![i] = hostLabels[i];
+        realLabels!.CopyFrom(hostLabelFloats);
+        return (real, realLabels);
+    }
+
+    /// <summary>Labels 0..classes-1, each repeated <paramref name="perClass"/> times: one grid row per class.</summary>
+    public static float[] ByClassLabels(int classes, int perClass) =>
+        Enumerable.Range(0, classes * perClass).Select(i => (float)(i / perClass)).ToArray();
+
+    /// <summary>G's samples for the fixed noise (eval mode), on the host: <see cref="FixedCount"/> of them.</summary>
+    public float[] SampleFixed() => Recipe.Sample(FixedNoise, FixedLabels);
 
     public void Dispose()
     {
         FixedNoise?.Dispose();
+        FixedLabels?.Dispose();
+        realLabels?.Dispose();
         real?.Dispose();
         Recipe?.Dispose();
         if (ownsDevice) Device?.Dispose();

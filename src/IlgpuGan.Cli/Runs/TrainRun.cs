@@ -89,8 +89,13 @@ public sealed class TrainRun
         Directory.CreateDirectory(Path.Combine(outFolder, SamplesFolder));
         foreach (var f in new[] { outFolder, Path.Combine(outFolder, SamplesFolder), store.Folder }) AtomicFile.CleanStaleTemporaries(f);
         AtomicFile.WriteAllText(Path.Combine(outFolder, ConfigFile), c.ToJson(indented: true));
-        int realCount = Math.Min(c.SampleCount, data.Count);
-        model.SaveGrid(Path.Combine(outFolder, RealFile), data.First(realCount), realCount);
+        if (model.IsConditional)      // a row per class, as the training grids
+            model.SaveGrid(Path.Combine(outFolder, RealFile), data.ByClass(Session.ByClassColumns), data.Classes!.Count * Session.ByClassColumns, Session.ByClassColumns);
+        else
+        {
+            int realCount = Math.Min(c.SampleCount, data.Count);
+            model.SaveGrid(Path.Combine(outFolder, RealFile), data.First(realCount), realCount);
+        }
 
         long lastCheckpoint = s.Recipe.Step;
         void WriteReport(ReportStatus status) => Report.Write(outFolder, c, device, data.Description, History, s.Recipe.Statistics, s.Recipe.Step, status,
@@ -115,7 +120,7 @@ public sealed class TrainRun
                     u.Step(step, stats);
                     if (sample)
                     {
-                        model.SaveGrid(Path.Combine(outFolder, SampleName(step)), s.SampleFixed(), c.SampleCount);
+                        model.SaveGrid(Path.Combine(outFolder, SampleName(step)), s.SampleFixed(), s.FixedCount, s.FixedPerRow);
                         if (!History.SampleSteps.Contains(step)) History.SampleSteps.Add(step);
                     }
                     if (checkpoint)

@@ -3,7 +3,7 @@ using IlgpuGan.Kernels;
 namespace IlgpuGan;
 
 // The ops a classifier needs (issue 13): max and average pooling and the cross-entropy loss.
-// (Written against today's Tape.Record(output, closure); the double-backward tape converts mechanically.)
+// First-order only: no graph form is recorded, so a second derivative through them is not available.
 public static partial class Ops
 {
     /// <summary>Max pooling of x (N, C, H, W) with a square window: y (N, C, (H + 2p - k) / s + 1, ...);

@@ -42,6 +42,7 @@ public static class ReferenceCases
         "linear", "conv2d", "conv_transpose2d", "relu", "leaky_relu", "tanh", "sigmoid", "batch_norm", "bce_with_logits", "adam",
         "layer_norm", "clamp", "rmsprop", "grad2", "wgan_gp",
         "max_pool2d", "avg_pool2d", "cross_entropy", "metrics", "inception_score",
+        "embedding",
     };
 
     /// <summary>Tensor names that are inputs (FORMAT.md); every other tensor of a case is an expected output.</summary>
@@ -330,6 +331,14 @@ public static class ReferenceCases
                     }
                     result["y"] = p.ToArray();
                     result["square_avg"] = rms.NamedState().Single(s => s.Name == "square_avg").Tensor.ToArray();
+                    break;
+                }
+                case "embedding":
+                {
+                    Tensor idx = In("idx", false), w = In("w");
+                    var y = Ops.Embedding(idx, w);
+                    BackwardWith(d, y, In("gy", false));
+                    result["y"] = y.ToArray(); result["gw"] = w.Grad!.ToArray();
                     break;
                 }
                 case "grad2":

@@ -82,13 +82,14 @@ public sealed class BatchLoader
         return new BatchLoader(dataset.Images, dataset.SampleSize, dataset.Count, batchSize, seed, dropLast, dataset.Labels);
     }
 
-    /// <summary>A loader over all images of an image-folder (or fake) data set; no labels. Each batch
+    /// <summary>A loader over all images of an image-folder (or fake) data set, with optional labels
+    /// (e.g. <see cref="ClassLabels.FromSubfolders"/>). Each batch
     /// is filled with the images' 8-bit pixels scaled to [-1, 1] (<see cref="ImageFolderDataset.PixelsToFloats"/>),
     /// so the data set stays at 1 byte per value.</summary>
-    public static BatchLoader FromImages(ImageFolderDataset dataset, int batchSize, int seed, bool dropLast = true)
+    public static BatchLoader FromImages(ImageFolderDataset dataset, int batchSize, int seed, bool dropLast = true, byte[]? labels = null)
     {
         ArgumentNullException.ThrowIfNull(dataset);
-        return new BatchLoader(null, dataset, dataset.SampleSize, dataset.Count, batchSize, seed, dropLast, null);
+        return new BatchLoader(null, dataset, dataset.SampleSize, dataset.Count, batchSize, seed, dropLast, labels);
     }
 
     public int SampleSize { get; }
@@ -171,7 +172,12 @@ public sealed class BatchLoader
         if (_images is not null)
         {
             for (int i = 0; i < n; i++)
-                _images.CopySample(_order[_position + i], batch.Slice(i * SampleSize, SampleSize));
+            {
+                int sample = _order[_position + i];
+                _images.CopySample(sample, batch.Slice(i * SampleSize, SampleSize));
+                if (wantLabels)
+                    labels[i] = _labels![sample];
+            }
         }
         else
         {

@@ -15,6 +15,11 @@ namespace IlgpuGan.Recipes;
 /// <item>hinge: D minimises mean relu(1 - D(x)) + mean relu(1 + D(G(z))); G minimises -mean D(G(z)).</item>
 /// <item>lsgan: D minimises (mean (D(x) - 1)^2 + mean D(G(z))^2) / 2; G minimises mean (D(G(z)) - 1)^2.</item>
 /// </list>
+/// A conditional model (<see cref="ModelSpec.IsConditional"/>) gets a class label per sample: real
+/// images come with theirs, fakes are made for labels drawn uniformly on the device, and D judges
+/// each image with its label. When D is an <see cref="IAuxiliaryClassifier"/> (ACGAN), D also
+/// minimises the cross-entropy of its class logits on real and fake images, and G the one on its
+/// fakes (reported as Loss_cls: D's class loss, real plus fake).
 /// </summary>
 public sealed class GanRecipe : Recipe
 {
@@ -22,18 +27,22 @@ public sealed class GanRecipe : Recipe
     private readonly int[] slot;               // statistic index by Stat
     private long generatorUpdates;             // G updates so far (the critic schedule's clock)
 
-    private enum Stat { LossD, LossG, DReal, DFake, DFakeAfter, W, Gp, GradNorm }
+    private enum Stat { LossD, LossG, DReal, DFake, DFakeAfter, W, Gp, GradNorm, ClassLoss }
 
     public ModelSpec Model { get; }
     public TrainingOptions Options { get; }
     public int Batch { get; }
+    /// <summary>The classes G and D are conditioned on; 0 for an unconditional model.</summary>
+    public int Classes { get; }
+    public bool IsConditional => Classes > 0;
     public Part G => Parts[0];
     public Part D => Parts[1];
 
-    private GanRecipe(Device device, ModelSpec model, TrainingOptions options, int batch, Part g, Part d, Stat[] stats)
+    private GanRecipe(Device device, ModelSpec model, TrainingOptions options, int batch, int classes, Part g, Part d, Stat[] stats)
         : base(device, [g, d], stats.Select(Describe).ToArray())
     {
-        Model = model; Options = options; Batch = batch;
+        Model = model; Options = options; Batch = batch; Classes = classes;
+
         slot = new int[Enum.GetValues<Stat>().Length];
         Array.Fill(slot, -1);
         for (int i = 0; i < stats.Length; i++) slot[(int)stats[i]] = i;
@@ -45,16 +54,21 @@ public sealed class GanRecipe : Recipe
     /// device's generator: G's first, then D's), their optimizers, and the recipe. A combination the
     /// model cannot train is an <see cref="ArgumentException"/> of one line naming the layer at fault
     /// and the alternative.</summary>
-    public static GanRecipe Create(Device device, ModelSpec model, TrainingOptions options, int batch)
+    public static GanRecipe Create(Device device, ModelSpec model, TrainingOptions options, int batch, int classes = 0)
     {
+        if (!model.IsConditional && classes > 0)
+            throw new ArgumentException($"The model '{model.Name}' is not conditional: it takes no classes.");
+        if (model.IsConditional && classes <= 0) classes = model.Classes;
+        if (model.IsConditional && classes < 2)
+            throw new ArgumentException($"A conditional model needs at least 2 classes; got {classes}.");
         if (Validate(options) is { } problem) throw new ArgumentException(problem);
         if (batch < 2) throw new ArgumentOutOfRangeException(nameof(batch), "A batch needs at least 2 samples (batch norm).");
         Module? g = null, d = null;
         Optimizer? optG = null, optD = null;
         try
         {
-            g = model.Generator(device);
-            d = model.BuildDiscriminator(device, options.Loss);
+            g = model.BuildGenerator(device, classes);
+            d = model.BuildDiscriminator(device, options.Loss, classes);
             if (options.Loss == Objective.WganGp && FindBatchNorm(d) is { } bn)
                 throw new ArgumentException(
                     $"--loss wgan-gp needs a critic without batch norm, but {model.Name}'s layer D.{bn.Path} is a {bn.Type}, which has no second derivative: " +
@@ -68,7 +82,8 @@ public sealed class GanRecipe : Recipe
                 Objective.WganGp => [Stat.LossD, Stat.LossG, Stat.W, Stat.Gp, Stat.GradNorm],
                 _ => [Stat.LossD, Stat.LossG, Stat.DReal, Stat.DFake],
             };
-            return new GanRecipe(device, model, options, batch, new Part("G", g, optG), new Part("D", d, optD), stats);
+            if (d is IAuxiliaryClassifier) stats = [.. stats, Stat.ClassLoss];
+            return new GanRecipe(device, model, options, batch, classes, new Part("G", g, optG), new Part("D", d, optD), stats);
         }
         catch
         {
@@ -118,6 +133,7 @@ public sealed class GanRecipe : Recipe
         Stat.DFakeAfter => new("D(G(z))_after", "D outputs"),
         Stat.W => new("W", "Wasserstein estimate"),
         Stat.Gp => new("GP", "Gradient penalty"),
+        Stat.ClassLoss => new("Loss_cls", "Losses"),
         _ => new("GradNorm", "Gradient norm at x^"),
     };
 
@@ -134,31 +150,72 @@ public sealed class GanRecipe : Recipe
         return z;
     }
 
+    /// <summary>Labels for a batch drawn uniformly on the device (a step tensor).</summary>
+    public Tensor RandomLabels(int n)
+    {
+        var y = Device.Empty(new Shape(n));
+        Device.Kernels.Uniform(y.View, Device.Random.Next(n), 0f, 1f);
+        Device.Kernels.LabelsFromUniform(y.View, y.View, Classes);
+        return y;
+    }
+
+    /// <summary>G's output for latents and (conditional models) labels.</summary>
+    public Tensor Generate(Tensor z, Tensor? labels) => G.Module is ConditionalModule c
+        ? c.Forward(z, labels ?? throw new ArgumentException($"The model '{Model.Name}' is conditional: G needs a class label per sample."))
+        : G.Module.Forward(z);
+
+    private Tensor Judge(Tensor x, Tensor? labels) => D.Module is ConditionalModule c ? c.Forward(x, labels!) : D.Module.Forward(x);
+
     public override void TrainStep(Func<Tensor> nextRealBatch)
+    {
+        if (IsConditional)
+            throw new InvalidOperationException($"The model '{Model.Name}' is conditional: train it with TrainStep(next) whose batches carry labels.");
+        TrainStep(() => (nextRealBatch(), (Tensor?)null));
+    }
+
+    /// <summary>One training step on real batches with (conditional models) their labels: (N) floats
+    /// holding whole numbers in [0, <see cref="Classes"/>).</summary>
+    public void TrainStep(Func<(Tensor Images, Tensor? Labels)> nextRealBatch)
     {
         var tape = Device.Tape;
         Module g = G.Module, d = D.Module;
+        var aux = d as IAuxiliaryClassifier;
 
         // (1) Update D (the critic) CriticUpdates times on fresh real batches and fresh fakes.
         int updates = CriticUpdates;
         for (int k = 0; k < updates; k++)
         {
-            var real = nextRealBatch();                                          // (N, C, H, W) or (N, F)
+            var (real, realLabels) = nextRealBatch();                            // (N, C, H, W) or (N, F); (N)
             if (real.Shape[0] != Batch)
                 throw new ArgumentException($"The real batch is {real.Shape}; the recipe was set up for batches of {Batch}.");
+            if (IsConditional && realLabels?.Length != Batch)
+                throw new ArgumentException($"The model '{Model.Name}' is conditional: each real batch needs {Batch} labels.");
             D.Optimizer.ZeroGrad();
             Tensor fake;
+            Tensor? labels = IsConditional ? RandomLabels(Batch) : null;        // the fakes' classes
             using (tape.NoGrad())
             using (Layer("G"))
-                fake = g.Forward(Noise(Batch));                                  // G in training mode, not back-propagated
+                fake = Generate(Noise(Batch), labels);                           // G in training mode, not back-propagated
             Tensor outReal, outFake;
+            Tensor? classLoss = null;
             using (Layer("D"))
             {
-                outReal = d.Forward(real);                                       // (N, 1) or (N, 1, 1, 1)
-                outFake = d.Forward(fake);
+                if (aux is null)
+                {
+                    outReal = Judge(real, realLabels);                           // (N, 1) or (N, 1, 1, 1)
+                    outFake = Judge(fake, labels);
+                }
+                else
+                {
+                    (outReal, var classReal) = aux.Classify(real);
+                    (outFake, var classFake) = aux.Classify(fake);
+                    classLoss = Ops.CrossEntropy(classReal, realLabels!);
+                    var classFakeLoss = Ops.CrossEntropy(classFake, labels!);
+                    classLoss = Ops.Add(classLoss, classFakeLoss);
+                }
             }
             Tensor? penalty = null, gradNorm = null;
-            if (Options.Loss == Objective.WganGp) (penalty, gradNorm) = Penalty(d, real, fake);   // (1) in the graph, (N)
+            if (Options.Loss == Objective.WganGp) (penalty, gradNorm) = Penalty(real, fake, realLabels);   // (1) in the graph, (N)
             Tensor lossD;
             switch (Options.Loss)
             {
@@ -178,27 +235,35 @@ public sealed class GanRecipe : Recipe
                     lossD = Ops.Scale(Ops.Add(Ops.Mean(Square(Ops.Sub(Column(outReal), ones))), Ops.Mean(Square(Column(outFake)))), 0.5f);
                     break;
             }
+            if (classLoss is not null) lossD = Ops.Add(lossD, classLoss);
             tape.Backward(lossD);
             D.Optimizer.Step();
             if (Options.Clip > 0) ClampWeights(d, Options.Clip);
-            if (k == updates - 1) RecordCritic(lossD, outReal, outFake, penalty, gradNorm);
+            if (k == updates - 1) RecordCritic(lossD, outReal, outFake, penalty, gradNorm, classLoss);
             tape.EndStep();
         }
 
         // (2) Update G on fresh z through the updated D, whose weights stay as they are (frozen).
         G.Optimizer.ZeroGrad();
         Tensor generated;
-        using (Layer("G")) generated = g.Forward(Noise(Batch));
+        Tensor? genLabels = IsConditional ? RandomLabels(Batch) : null;
+        using (Layer("G")) generated = Generate(Noise(Batch), genLabels);
         using (d.Freeze())
         {
             Tensor output;
-            using (Layer("D")) output = d.Forward(generated);                   // (N, 1) or (N, 1, 1, 1)
+            Tensor? classLogits = null;
+            using (Layer("D"))
+            {
+                if (aux is null) output = Judge(generated, genLabels);         // (N, 1) or (N, 1, 1, 1)
+                else (output, classLogits) = aux.Classify(generated);
+            }
             var lossG = Options.Loss switch
             {
                 Objective.Bce => Ops.BceWithLogits(output, ones),                // non-saturating: fakes labelled real
                 Objective.Lsgan => Ops.Mean(Square(Ops.Sub(Column(output), ones))),
                 _ => Ops.Scale(Ops.Mean(output), -1f),                           // wgan, wgan-gp, hinge
             };
+            if (classLogits is not null) lossG = Ops.Add(lossG, Ops.CrossEntropy(classLogits, genLabels!));
             tape.Backward(lossG);
             using (tape.NoGrad())
             {
@@ -212,13 +277,14 @@ public sealed class GanRecipe : Recipe
         Step++;
     }
 
-    /// <summary>G's images for a fixed latent batch, in eval mode (running batch-norm statistics), to the host.</summary>
-    public float[] Sample(Tensor noise)
+    /// <summary>G's images for a fixed latent batch (and, conditional models, its labels), in eval
+    /// mode (running batch-norm statistics), to the host.</summary>
+    public float[] Sample(Tensor noise, Tensor? labels = null)
     {
         using var _ = Device.Tape.NoGrad();
         var g = G.Module;
         g.Eval();
-        try { return g.Forward(noise).ToArray(); }
+        try { return Generate(noise, labels).ToArray(); }
         finally { g.Train(); Device.Tape.EndStep(); }
     }
 
@@ -230,8 +296,9 @@ public sealed class GanRecipe : Recipe
     public override void LoadState(IReadOnlyDictionary<string, string> state) =>
         generatorUpdates = state.TryGetValue("generator_updates", out var v) ? long.Parse(v, CultureInfo.InvariantCulture) : G.Optimizer.Steps;
 
-    private void RecordCritic(Tensor lossD, Tensor outReal, Tensor outFake, Tensor? penalty, Tensor? gradNorm)
+    private void RecordCritic(Tensor lossD, Tensor outReal, Tensor outFake, Tensor? penalty, Tensor? gradNorm, Tensor? classLoss)
     {
+        if (classLoss is not null) Report(slot[(int)Stat.ClassLoss], classLoss);
         using var _ = Device.Tape.NoGrad();
         Report(slot[(int)Stat.LossD], lossD);
         if (slot[(int)Stat.DReal] >= 0) Report(slot[(int)Stat.DReal], MeanOutput(outReal));
@@ -249,10 +316,10 @@ public sealed class GanRecipe : Recipe
 
     private static Tensor Square(Tensor x) => Ops.Mul(x, x);
 
-    private (Tensor Penalty, Tensor GradNorm) Penalty(Module d, Tensor real, Tensor fake)
+    private (Tensor Penalty, Tensor GradNorm) Penalty(Tensor real, Tensor fake, Tensor? labels)
     {
         using (Layer("D"))
-            return GradientPenalty.Compute(d.Forward, real, fake, Options.GpLambda);
+            return GradientPenalty.Compute(x => Judge(x, labels), real, fake, Options.GpLambda);
     }
 
     /// <summary>WGAN's weight clipping: every parameter of <paramref name="m"/> clamped to [-c, c] in place.</summary>
@@ -269,6 +336,7 @@ public sealed class GanRecipe : Recipe
     {
         ones.Dispose();
         zeros.Dispose();
+
         base.Dispose();
     }
 }

@@ -37,7 +37,35 @@ public static class ModelRegistry
         d => Dcgan.Generator64(d), d => Dcgan.Discriminator64(d), LatentSize, Dcgan.LatentShape, [3, 64, 64], "",
         Defaults(batch: 128, bce: (5000, 250, 2e-4), wgan: 5000, wganGp: 5000, sampleEvery: 250, wganGpBeta1: 0));
 
-    public static IReadOnlyList<ModelSpec> All { get; } = [Toy, Mlp, Dcgan28, Dcgan64];
+    /// <summary>cgan-mlp: the classic conditional GAN (G: [z, embed(y)]; D: [image, embed(y)], dropout).</summary>
+    public static ModelSpec CganMlp { get; } = Conditional("cgan-mlp",
+        "the classic conditional GAN for 28x28 digits: G's input z ++ a label embedding, D's input the image ++ a label embedding, MLP D with dropout",
+        (d, k) => new Models.CganMlp.Generator(d, k), (d, k) => new Models.CganMlp.Discriminator(d, k), Flat,
+        Defaults(batch: 64, bce: (6000, 500, 2e-4), wgan: 4000, wganGp: 3000, sampleEvery: 500, wganGpBeta1: 0.5), Objective.Bce);
+
+    /// <summary>cdcgan28: conditional batch norm in G, a projection discriminator, hinge loss.</summary>
+    public static ModelSpec Cdcgan28 { get; } = Conditional("cdcgan28",
+        "conditional DCGAN for 28x28 digits: conditional batch norm in G (per-class scale and shift), a projection discriminator (Miyato & Koyama 2018); hinge loss",
+        (d, k) => new Models.Cdcgan28.Generator(d, k), (d, k) => new Models.Cdcgan28.Discriminator(d, k), Dcgan.LatentShape,
+        Defaults(batch: 64, bce: (3000, 250, 2e-4), wgan: 2000, wganGp: 1500, sampleEvery: 250, wganGpBeta1: 0.5), Objective.Hinge);
+
+    /// <summary>acgan28: an auxiliary-classifier GAN (D's class head, cross-entropy on logits).</summary>
+    public static ModelSpec Acgan28 { get; } = Conditional("acgan28",
+        "auxiliary-classifier GAN for 28x28 digits: G fed z * embed(y), D with a real/fake head and a class head trained with cross-entropy",
+        (d, k) => new Models.Acgan28.Generator(d, k), (d, k) => new Models.Acgan28.Discriminator(d, k), Dcgan.LatentShape,
+        Defaults(batch: 64, bce: (3000, 250, 2e-4), wgan: 2000, wganGp: 1500, sampleEvery: 250, wganGpBeta1: 0.5), Objective.Bce);
+
+    public static IReadOnlyList<ModelSpec> All { get; } = [Toy, Mlp, Dcgan28, Dcgan64, CganMlp, Cdcgan28, Acgan28];
+
+    private static ModelSpec Conditional(string name, string description, Func<Device, int, ConditionalModule> g, Func<Device, int, ConditionalModule> d,
+        Func<int, int, Shape> latent, Func<Objective, TrainDefaults> defaults, Objective loss) =>
+        new(name, description, dev => g(dev, 10), dev => d(dev, 10), LatentSize, latent, [1, 28, 28], "mnist", defaults)
+        {
+            Classes = 10,
+            ConditionalGenerator = g,
+            ConditionalDiscriminator = d,
+            DefaultLoss = loss,
+        };
 
     public static IEnumerable<string> Names => All.Select(m => m.Name);
 

@@ -27,6 +27,24 @@ public sealed record ModelSpec(
     /// W-WGANGP28's LayerNorm critic. Null: D itself, if it has no batch norm.</summary>
     public Func<Device, Module>? GpCritic { get; init; }
 
+    /// <summary>The classes a conditional model is built for by default (10: MNIST's digits); 0 for
+    /// an unconditional model. Folder data with another number of classes builds it for those.</summary>
+    public int Classes { get; init; }
+
+    /// <summary>A conditional model's G and D for a number of classes (null for unconditional models).</summary>
+    public Func<Device, int, ConditionalModule>? ConditionalGenerator { get; init; }
+    public Func<Device, int, ConditionalModule>? ConditionalDiscriminator { get; init; }
+
+    /// <summary>The objective used when none is asked for (bce; cdcgan28: hinge).</summary>
+    public Objective DefaultLoss { get; init; } = Objective.Bce;
+
+    /// <summary>Whether G and D take a class label per sample.</summary>
+    public bool IsConditional => Classes > 0;
+
+    /// <summary>G (for <paramref name="classes"/> classes when conditional; 0: the model's default).</summary>
+    public Module BuildGenerator(Device device, int classes = 0) =>
+        IsConditional ? ConditionalGenerator!(device, classes > 0 ? classes : Classes) : Generator(device);
+
     /// <summary>Floats per sample.</summary>
     public int SampleSize => SampleShape.Aggregate(1, (a, b) => a * b);
 
@@ -36,8 +54,9 @@ public sealed record ModelSpec(
     public string ShapeText => $"({string.Join("x", SampleShape)})";
 
     /// <summary>D for an objective: <see cref="GpCritic"/> under wgan-gp when there is one.</summary>
-    public Module BuildDiscriminator(Device device, Objective loss) =>
-        loss == Objective.WganGp && GpCritic is not null ? GpCritic(device) : Discriminator(device);
+    public Module BuildDiscriminator(Device device, Objective loss, int classes = 0) =>
+        IsConditional ? ConditionalDiscriminator!(device, classes > 0 ? classes : Classes)
+        : loss == Objective.WganGp && GpCritic is not null ? GpCritic(device) : Discriminator(device);
 
     /// <summary>Writes <paramref name="count"/> samples as one PNG: a grid of images, or a plot of curves.</summary>
     public void SaveGrid(string path, ReadOnlySpan<float> samples, int count, int nrow = 8)

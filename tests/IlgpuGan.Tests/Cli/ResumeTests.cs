@@ -22,6 +22,10 @@ public sealed class ResumeTests
         { "toy", "hinge", "curves", 32, 3, 6 },
         { "toy", "lsgan", "curves", 32, 3, 6 },
         { "dcgan28", "wgan-gp", "mnist", 4, 1, 2 },
+        // the conditional models: labels from the data, the fakes' labels and dropout masks from the device's stream
+        { "cgan-mlp", "bce", "mnist", 16, 3, 6 },
+        { "cdcgan28", "hinge", "mnist", 8, 2, 4 },
+        { "acgan28", "bce", "mnist", 8, 2, 4 },
     };
 
     [Theory]

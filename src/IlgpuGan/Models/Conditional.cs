@@ -1,0 +1,243 @@
+using IlgpuGan.Nn;
+
+namespace IlgpuGan.Models;
+
+/// <summary>
+/// The classic conditional GAN (Mirza & Osindero 2014, as the GAN tutorials write it): G's input is
+/// z concatenated with a learned label embedding, D's input is the flattened image concatenated
+/// with a label embedding; W-MLP's layer sizes, dropout in D.
+/// </summary>
+public static class CganMlp
+{
+    /// <summary>The label embedding's size (PyTorch-GAN's cgan: one float per class).</summary>
+    public const int EmbeddingSize = 10;
+
+    /// <summary>G: (z (N, nz), y) -> image (N, 1, size, size).</summary>
+    public sealed class Generator : ConditionalModule
+    {
+        private readonly int classes;
+        private readonly Nn.Embedding label;
+        private readonly ConcatLinear input;
+        private readonly Sequential body;
+
+        public Generator(Device d, int classes = 10, int nz = 100, int imageSize = 28, int width = 256)
+        {
+            this.classes = classes;
+            label = new Nn.Embedding(d, classes, EmbeddingSize);
+            input = new ConcatLinear(d, nz, EmbeddingSize, width);                                    // [z, e] -> 256
+            body = new Sequential(
+                new LeakyRelu(0.2f), new BatchNorm1d(d, width),
+                new Linear(d, width, 2 * width), new LeakyRelu(0.2f), new BatchNorm1d(d, 2 * width),     // (N, 512)
+                new Linear(d, 2 * width, 4 * width), new LeakyRelu(0.2f), new BatchNorm1d(d, 4 * width), // (N, 1024)
+                new Linear(d, 4 * width, imageSize * imageSize), new Tanh(),                             // (N, 784)
+                new Reshape(1, imageSize, imageSize));
+        }
+
+        public override int Classes => classes;
+
+        public override Tensor Forward(Tensor z, Tensor labels)
+        {
+            RequireLabels(z, labels, "cgan-mlp G");
+            var tape = z.Device.Tape;
+            Tensor e, h;
+            using (tape.Layer("label")) e = label.Forward(labels);
+            using (tape.Layer("input")) h = input.Forward(Ops.Reshape(z, new Shape(z.Shape[0], (int)(z.Length / z.Shape[0]))), e);
+            using (tape.Layer("body")) return body.Forward(h);
+        }
+
+        protected override IEnumerable<(string, Module)> Children() { yield return ("label", label); yield return ("input", input); yield return ("body", body); }
+    }
+
+    /// <summary>D: (image (N, 1, size, size), y) -> logit (N, 1).</summary>
+    public sealed class Discriminator : ConditionalModule
+    {
+        private readonly int classes;
+        private readonly Nn.Embedding label;
+        private readonly ConcatLinear input;
+        private readonly Sequential body;
+
+        public Discriminator(Device d, int classes = 10, int imageSize = 28, int width = 256, float dropout = 0.3f)
+        {
+            this.classes = classes;
+            label = new Nn.Embedding(d, classes, EmbeddingSize);
+            input = new ConcatLinear(d, imageSize * imageSize, EmbeddingSize, 4 * width);           // [x, e] -> 1024
+            body = new Sequential(
+                new LeakyRelu(0.2f), new Dropout(dropout),
+                new Linear(d, 4 * width, 2 * width), new LeakyRelu(0.2f), new Dropout(dropout),        // (N, 512)
+                new Linear(d, 2 * width, width), new LeakyRelu(0.2f), new Dropout(dropout),            // (N, 256)
+                new Linear(d, width, 1));                                                              // (N, 1)
+        }
+
+        public override int Classes => classes;
+
+        public override Tensor Forward(Tensor x, Tensor labels)
+        {
+            RequireLabels(x, labels, "cgan-mlp D");
+            var tape = x.Device.Tape;
+            Tensor e, h;
+            using (tape.Layer("label")) e = label.Forward(labels);
+            using (tape.Layer("input")) h = input.Forward(Ops.Reshape(x, new Shape(x.Shape[0], (int)(x.Length / x.Shape[0]))), e);
+            using (tape.Layer("body")) return body.Forward(h);
+        }
+
+        protected override IEnumerable<(string, Module)> Children() { yield return ("label", label); yield return ("input", input); yield return ("body", body); }
+    }
+}
+
+/// <summary>
+/// cdcgan28: W-DCGAN28 made conditional the way modern conditional GANs are: conditional batch
+/// norm in G (a per-class scale and shift, StudioGAN's ConditionalBatchNorm2d) and a projection
+/// discriminator (Miyato &amp; Koyama 2018): logit = linear(h) + &lt;embed(y), h&gt;, h the
+/// features summed over the pixels. Trained with the hinge loss by default.
+/// </summary>
+public static class Cdcgan28
+{
+    /// <summary>G: (z (N, nz, 1, 1), y) -> image (N, channels, 28, 28).</summary>
+    public sealed class Generator : ConditionalModule
+    {
+        private readonly int classes;
+        private readonly ConvTranspose2d up1, up2, up3;
+        private readonly ConditionalBatchNorm2d bn1, bn2;
+
+        public Generator(Device d, int classes = 10, int nz = 100, int channels = 1)
+        {
+            this.classes = classes;
+            up1 = new ConvTranspose2d(d, nz, 256, 7, 1, 0); bn1 = new ConditionalBatchNorm2d(d, 256, classes);   // (N, 256, 7, 7)
+            up2 = new ConvTranspose2d(d, 256, 128, 4, 2, 1); bn2 = new ConditionalBatchNorm2d(d, 128, classes);  // (N, 128, 14, 14)
+            up3 = new ConvTranspose2d(d, 128, channels, 4, 2, 1);                                               // (N, 1, 28, 28)
+        }
+
+        public override int Classes => classes;
+
+        public override Tensor Forward(Tensor z, Tensor labels)
+        {
+            RequireLabels(z, labels, "cdcgan28 G");
+            var tape = z.Device.Tape;
+            Tensor h;
+            using (tape.Layer("0")) h = up1.Forward(z);
+            using (tape.Layer("1")) h = Ops.Relu(bn1.Forward(h, labels));
+            using (tape.Layer("2")) h = up2.Forward(h);
+            using (tape.Layer("3")) h = Ops.Relu(bn2.Forward(h, labels));
+            using (tape.Layer("4")) return Ops.Tanh(up3.Forward(h));
+        }
+
+        protected override IEnumerable<(string, Module)> Children()
+        {
+            yield return ("0", up1); yield return ("1", bn1); yield return ("2", up2); yield return ("3", bn2); yield return ("4", up3);
+        }
+    }
+
+    /// <summary>D: (image (N, channels, 28, 28), y) -> logit (N, 1): W-DCGAN28's convolutions (with its
+    /// batch norm: without it, or spectral norm, the sum-pooled features let D outrun G at once), the
+    /// features (N, 128, 7, 7) summed over the pixels to h (N, 128), then linear(h) + &lt;embed(y), h&gt;.</summary>
+    public sealed class Discriminator : ConditionalModule
+    {
+        private readonly int classes;
+        private readonly Sequential features;
+        private readonly Linear head;
+        private readonly Nn.Embedding projection;
+
+        public Discriminator(Device d, int classes = 10, int channels = 1)
+        {
+            this.classes = classes;
+            features = new Sequential(
+                new Conv2d(d, channels, 64, 4, 2, 1), new LeakyRelu(0.2f),                    // (N, 64, 14, 14)
+                new Conv2d(d, 64, 128, 4, 2, 1), new BatchNorm2d(d, 128), new LeakyRelu(0.2f)); // (N, 128, 7, 7)
+            head = new Linear(d, 128, 1);
+            projection = new Nn.Embedding(d, classes, 128, std: 0.02f);
+        }
+
+        public override int Classes => classes;
+
+        public override Tensor Forward(Tensor x, Tensor labels)
+        {
+            RequireLabels(x, labels, "cdcgan28 D");
+            var tape = x.Device.Tape;
+            Tensor h, logit, proj;
+            using (tape.Layer("features")) h = Ops.SumPixels(features.Forward(x));    // (N, 128)
+            using (tape.Layer("head")) logit = head.Forward(h);                       // (N, 1)
+            using (tape.Layer("projection")) proj = Ops.RowDot(projection.Forward(labels), h);
+            return Ops.Add(logit, proj);
+        }
+
+        protected override IEnumerable<(string, Module)> Children()
+        {
+            yield return ("features", features); yield return ("head", head); yield return ("projection", projection);
+        }
+    }
+}
+
+/// <summary>
+/// acgan28: the auxiliary-classifier GAN (Odena et al. 2017) at 28x28: G is W-DCGAN28's G fed
+/// z * embed(y) (PyTorch-GAN's acgan); D is W-DCGAN28's convolutions with two heads on the
+/// flattened features: the real/fake logit and the class logits, trained with cross-entropy on the
+/// logits (no softmax layer).
+/// </summary>
+public static class Acgan28
+{
+    public sealed class Generator : ConditionalModule
+    {
+        private readonly int classes;
+        private readonly Nn.Embedding label;
+        private readonly Sequential body;
+
+        public Generator(Device d, int classes = 10, int nz = 100, int channels = 1)
+        {
+            this.classes = classes;
+            label = new Nn.Embedding(d, classes, nz);
+            body = Dcgan.Generator28(d, nz, channels);
+        }
+
+        public override int Classes => classes;
+
+        public override Tensor Forward(Tensor z, Tensor labels)
+        {
+            RequireLabels(z, labels, "acgan28 G");
+            var tape = z.Device.Tape;
+            Tensor h;
+            using (tape.Layer("label")) h = Ops.Mul(Ops.Reshape(label.Forward(labels), z.Shape), z);
+            using (tape.Layer("body")) return body.Forward(h);
+        }
+
+        protected override IEnumerable<(string, Module)> Children() { yield return ("label", label); yield return ("body", body); }
+    }
+
+    /// <summary>D: image -> (logit (N, 1), class logits (N, classes)). As a conditional module,
+    /// Forward(x, y) gives the real/fake logit (the label is not an input of an ACGAN's D).</summary>
+    public sealed class Discriminator : ConditionalModule, IAuxiliaryClassifier
+    {
+        private readonly int classes;
+        private readonly Sequential features;
+        private readonly Linear adversarial, classifier;
+
+        public Discriminator(Device d, int classes = 10, int channels = 1)
+        {
+            this.classes = classes;
+            features = new Sequential(
+                new Conv2d(d, channels, 64, 4, 2, 1), new LeakyRelu(0.2f),                             // (N, 64, 14, 14)
+                new Conv2d(d, 64, 128, 4, 2, 1), new BatchNorm2d(d, 128), new LeakyRelu(0.2f),         // (N, 128, 7, 7)
+                new Flatten());                                                                         // (N, 6272)
+            adversarial = new Linear(d, 128 * 7 * 7, 1);
+            classifier = new Linear(d, 128 * 7 * 7, classes);
+        }
+
+        public override int Classes => classes;
+
+        public (Tensor Adversarial, Tensor ClassLogits) Classify(Tensor x)
+        {
+            var tape = x.Device.Tape;
+            Tensor h, adv, cls;
+            using (tape.Layer("features")) h = features.Forward(x);
+            using (tape.Layer("adversarial")) adv = adversarial.Forward(h);
+            using (tape.Layer("classifier")) cls = classifier.Forward(h);
+            return (adv, cls);
+        }
+
+        public override Tensor Forward(Tensor x, Tensor labels) => Classify(x).Adversarial;
+
+        protected override IEnumerable<(string, Module)> Children()
+        {
+            yield return ("features", features); yield return ("adversarial", adversarial); yield return ("classifier", classifier);
+        }
+    }
+}

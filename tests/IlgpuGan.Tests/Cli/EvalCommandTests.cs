@@ -1,0 +1,34 @@
+using System.Text.Json;
+using IlgpuGan.Data;
+using IlgpuGan.Imaging;
+
+namespace IlgpuGan.Tests.Cli;
+
+/// <summary><c>ilgpu-gan eval</c> as a user runs it, on a PNG grid of real digits (fast: no generator).</summary>
+public sealed class EvalCommandTests
+{
+    [Fact]
+    public void EvalOfAGridPrintsTheTableWithTheRealLineAndWritesJson()
+    {
+        using var tmp = new TempFolder();
+        var held = MnistDataset.Load(MnistDataset.DefaultFolder, train: false);
+        string png = Path.Combine(tmp.Path, "digits.png");
+        ImageGrid.SavePng(png, held.Images.AsSpan(1000 * 784, 300 * 784), 300, 1, 28, 28, nrow: 20);
+        var r = CliTestSupport.Run(tmp.Path, "eval", png, "--out", "scores.json");
+        Assert.True(r.ExitCode == 0, r.Err + r.Out);
+        foreach (var s in new[] { "FID", "KID", "Inception Score", "precision", "recall", "density", "coverage", "classes covered",
+                                  "class KL to uniform", "near-copies", "duplicate pairs", "generated (300)", "real held-out (300)" })
+            Assert.Contains(s, r.Out);
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(tmp.Path, "scores.json")));
+        var sets = json.RootElement.GetProperty("sets");
+        Assert.Equal(2, sets.GetArrayLength());
+        Assert.Equal(300, sets[1].GetProperty("samples").GetInt32());
+        double gridFid = sets[0].GetProperty("fid").GetDouble(), realFid = sets[1].GetProperty("fid").GetDouble();
+        Assert.True(gridFid < 1.5 * realFid + 5, $"real digits read from a grid score like real digits: {gridFid} against {realFid}");
+        Assert.True(File.Exists(Path.Combine(tmp.Path, "scores-closest.png")));
+
+        var few = CliTestSupport.Run(tmp.Path, "eval", png, "--samples", "100");
+        Assert.Equal(1, few.ExitCode);
+        Assert.Contains("needs at least 129", few.Err);
+    }
+}
