@@ -19,6 +19,8 @@ public enum UnaryOp
     Sqrt,
     /// <summary>min(max(x, p), q).</summary>
     Clamp,
+    /// <summary>exp(p*x) (the VAE's standard deviation exp(logvar / 2) and its KL term).</summary>
+    Exp,
 }
 
 // Pointwise maps and the per-channel broadcasts that the gradient penalty, layer norm and the
@@ -105,6 +107,7 @@ public sealed partial class Kernels
         UnaryOp.Affine => a.P * x + a.Q,
         UnaryOp.Square => x * x,
         UnaryOp.Sqrt => XMath.Sqrt(x + a.P),
+        UnaryOp.Exp => XMath.Exp(a.P * x),
         _ => XMath.Min(XMath.Max(x, a.P), a.Q),
     };
 

@@ -31,6 +31,7 @@ public static class CliApp
         root.Subcommands.Add(SelftestCommand.Create());
         root.Subcommands.Add(TrainClassifierCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        foreach (var c in TranslationCommands.Create()) root.Subcommands.Add(c);
         return root;
     }
 

@@ -38,6 +38,8 @@ public static class SampleCommand
         int count = p.GetValue(Count), seed = p.GetValue(Seed), nrow = p.GetValue(Nrow);
         if (count < 1) throw new CliException($"--count must be at least 1; got {count}.");
         if (nrow < 1) throw new CliException($"--nrow must be at least 1; got {nrow}.");
+        if (TranslationCommands.IsTranslationCheckpoint(p.GetValue(From)!))
+            return TranslationCommands.SampleVae(p.GetValue(From)!, count, seed, p.GetValue(Out), nrow, p.GetValue(Accelerator));
         var ck = CheckpointStore.LoadForResume(p.GetValue(From)!);
         var model = ModelRegistry.Get(ck.Config.Model);
         bool single = p.GetValue(Single), byClass = p.GetValue(ByClass);

@@ -17,6 +17,9 @@ public static partial class Ops
     /// <summary>sqrt(x + eps): eps (tiny, e.g. 1e-12) keeps the derivative finite where x is 0.</summary>
     public static Tensor Sqrt(Tensor x, float eps = 0f) => Map(UnaryOp.Sqrt, "sqrt", x, eps, 0f);
 
+    /// <summary>exp(scale * x).</summary>
+    public static Tensor Exp(Tensor x, float scale = 1f) => Map(UnaryOp.Exp, "exp", x, scale, 0f);
+
     /// <summary>min(max(x, min), max); the gradient is 1 inside [min, max] and 0 outside (as PyTorch's clamp).</summary>
     public static Tensor Clamp(Tensor x, float min, float max)
     {
@@ -45,6 +48,13 @@ public static partial class Ops
                     d.Kernels.Axpby(t.View, gx, 2f, beta);
                     break;
                 }
+                case UnaryOp.Exp:                           // gx = p y gy
+                {
+                    var t = d.Empty(x.Shape);
+                    d.Kernels.Binary(BinaryOp.Mul, y.View, gy, t.View);
+                    d.Kernels.Axpby(t.View, gx, p, beta);
+                    break;
+                }
                 default:                                    // sqrt: gx = gy / (2 y)
                 {
                     var t = d.Empty(x.Shape);
@@ -61,6 +71,7 @@ public static partial class Ops
                 UnaryOp.Affine => p == 1f ? gy : Scale(gy, p),
                 UnaryOp.Clamp => ClampGrad(x, gy, p, q),
                 UnaryOp.Square => Scale(Mul(gy, x), 2f),
+                UnaryOp.Exp => Scale(Mul(gy, y), p),
                 _ => Scale(Div(gy, y), 0.5f),
             });
         });

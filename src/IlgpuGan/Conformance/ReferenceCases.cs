@@ -43,6 +43,7 @@ public static class ReferenceCases
         "layer_norm", "clamp", "rmsprop", "grad2", "wgan_gp",
         "max_pool2d", "avg_pool2d", "cross_entropy", "metrics", "inception_score",
         "embedding",
+        "instance_norm", "reflection_pad2d", "l1_loss", "mse_loss", "cat",
     };
 
     /// <summary>Tensor names that are inputs (FORMAT.md); every other tensor of a case is an expected output.</summary>
@@ -339,6 +340,45 @@ public static class ReferenceCases
                     var y = Ops.Embedding(idx, w);
                     BackwardWith(d, y, In("gy", false));
                     result["y"] = y.ToArray(); result["gw"] = w.Grad!.ToArray();
+                    break;
+                }
+                case "instance_norm":
+                {
+                    var x = In("x");
+                    bool affine = Int("affine") != 0;
+                    Tensor? gamma = affine ? In("gamma") : null, beta = affine ? In("beta") : null;
+                    var y = Ops.InstanceNorm(x, gamma, beta, Float("eps"));
+                    BackwardWith(d, y, In("gy", false));
+                    result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray();
+                    if (affine) { result["ggamma"] = gamma!.Grad!.ToArray(); result["gbeta"] = beta!.Grad!.ToArray(); }
+                    break;
+                }
+                case "reflection_pad2d":
+                {
+                    var x = In("x");
+                    var y = Ops.ReflectionPad2d(x, Int("padding"));
+                    BackwardWith(d, y, In("gy", false));
+                    result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray();
+                    break;
+                }
+                case "l1_loss" or "mse_loss":
+                {
+                    if (md.TryGetValue("reduction", out var reduction) && reduction != "mean")
+                        throw new NotSupportedException($"{md["op"]} with reduction '{reduction}' (only 'mean')");
+                    var x = In("x");
+                    var y = md["op"] == "l1_loss" ? Ops.L1Loss(x, In("target", false)) : Ops.MseLoss(x, In("target", false));
+                    d.Tape.Backward(y);
+                    result["y"] = y.ToArray(); result["gx"] = x.Grad!.ToArray();
+                    break;
+                }
+                case "cat":
+                {
+                    if (Int("dim") != 1) throw new NotSupportedException($"cat along dim {Attr("dim")} (only 1)");
+                    var xs = Enumerable.Range(0, t.Count).Select(i => $"x{i}").TakeWhile(t.ContainsKey).Select(n => In(n)).ToArray();
+                    var y = Ops.Cat(xs);
+                    BackwardWith(d, y, In("gy", false));
+                    result["y"] = y.ToArray();
+                    for (int i = 0; i < xs.Length; i++) result[$"gx{i}"] = xs[i].Grad!.ToArray();
                     break;
                 }
                 case "grad2":

@@ -73,7 +73,9 @@ public static class ModelRegistry
     /// <see cref="ArgumentException"/> listing the known ones.</summary>
     public static ModelSpec Get(string name) =>
         All.FirstOrDefault(m => string.Equals(m.Name, name, StringComparison.OrdinalIgnoreCase))
-        ?? throw new ArgumentException($"Unknown model '{name}': use {string.Join(", ", Names)}.");
+        ?? throw new ArgumentException(Translation.TranslationRun.Models.Contains(name.ToLowerInvariant())
+            ? $"'{name}' is a translation or autoencoder model ({string.Join(", ", Translation.TranslationRun.Models)}): train it with train-translation --model {name.ToLowerInvariant()}."
+            : $"Unknown model '{name}': use {string.Join(", ", Names)}; the translation and autoencoder models ({string.Join(", ", Translation.TranslationRun.Models)}) train with train-translation.");
 
     /// <summary>W-WGANGP28's critic (WORKLOADS.md): W-DCGAN28's D with its BatchNorm replaced by LayerNorm([128, 7, 7]).</summary>
     public static Sequential LayerNormCritic28(Device d) => new(

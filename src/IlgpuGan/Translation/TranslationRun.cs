@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using System.Globalization;
+using IlgpuGan.Data;
+using IlgpuGan.Imaging;
+using IlgpuGan.Recipes;
+
+namespace IlgpuGan.Translation;
+
+/// <summary>
+/// The translation and autoencoder models by name, their defaults, and a training run: batches of
+/// A and B from <see cref="TranslationData"/> (paired: the same order for both; unpaired: independent
+/// shuffles), checkpoints that resume exactly (parts, Adam, random stream, image pools, both loaders'
+/// positions), and grids with input / translation / reconstruction rows.
+/// </summary>
+public sealed class TranslationRun : IDisposable
+{
+    public static readonly IReadOnlyList<string> Models = ["cyclegan", "pix2pix", "ae", "ae-swap", "vae"];
+
+    /// <summary>The model's defaults: for the built-in digit pair, sized to train on a 2-core CPU
+    /// in minutes; for real data, the papers' sizes (256x256 RGB, batch 1, 200 epochs' worth of
+    /// steps is left to --steps).</summary>
+    public static TranslationOptions Defaults(string model, bool builtIn) => model switch
+    {
+        "cyclegan" => builtIn
+            ? new TranslationOptions { Model = model, Size = 28, Channels = 1, Ngf = 8, Ndf = 8, Blocks = 6, DLayers = 2, Steps = 6000, DecayFrom = 3000 }
+            : new TranslationOptions { Model = model, Size = 256, Channels = 3, Ngf = 64, Ndf = 64, Blocks = 9, DLayers = 3, Steps = 200_000, DecayFrom = 100_000 },
+        "pix2pix" => builtIn
+            ? new TranslationOptions { Model = model, Size = 32, Channels = 1, Ngf = 8, Ndf = 8, UnetDowns = 5, DLayers = 2, Steps = 3000, DecayFrom = 1500 }
+            : new TranslationOptions { Model = model, Size = 256, Channels = 3, Ngf = 64, Ndf = 64, UnetDowns = 8, DLayers = 3, Steps = 200_000, DecayFrom = 100_000 },
+        "ae" or "ae-swap" or "vae" => new TranslationOptions
+        {
+            Model = model, Size = 28, Channels = 1, Batch = 64, Lr = 1e-3, Beta1 = 0.9, Beta2 = 0.999,
+            Steps = model == "vae" ? 3000 : 2000, DecayFrom = model == "vae" ? 3000 : 2000, Latent = model == "vae" ? 16 : 32,
+        },
+        _ => throw new ArgumentException($"Unknown model '{model}': use {string.Join(", ", Models)}."),
+    };
+
+    public static TranslationModel Create(Device d, TranslationOptions o) => o.Model switch
+    {
+        "cyclegan" => CycleGan.Create(d, o),
+        "pix2pix" => Pix2Pix.Create(d, o),
+        "ae" => Autoencoder.Create(d, o),
+        "ae-swap" => SwapAutoencoder.Create(d, o),
+        "vae" => Vae.Create(d, o),
+        _ => throw new ArgumentException($"Unknown model '{o.Model}': use {string.Join(", ", Models)}."),
+    };
+
+    public Device Device { get; }
+    public TranslationModel Model { get; }
+    public TranslationData Data { get; }
+    public BatchLoader LoaderA { get; }
+    public BatchLoader LoaderB { get; }
+    private readonly Tensor a, b;
+    private readonly float[] hostA, hostB;
+
+    public TranslationRun(Device device, TranslationOptions o, TranslationData data)
+    {
+        if (data.Channels != o.Channels || data.Size != o.Size)
+            throw new ArgumentException($"The data are {data.Channels}x{data.Size}x{data.Size} images but the model is set up for {o.Channels}x{o.Size}x{o.Size}.");
+        Device = device; Data = data;
+        Model = Create(device, o);
+        if (Model.NeedsPairs && !data.Paired)
+            throw new ArgumentException($"{o.Model} needs paired data (A|B side by side, or --data-a/--data-b with matching file names); {data.Description} is unpaired: use cyclegan.");
+        int s = data.TrainA.SampleSize;
+        LoaderA = new BatchLoader(data.TrainA.Images, s, data.TrainA.Count, o.Batch, o.Seed);
+        // Paired data: the same seed and count give B the same order, so A[i] meets B[i].
+        LoaderB = new BatchLoader(data.TrainB.Images, s, data.TrainB.Count, o.Batch, data.Paired ? o.Seed : o.Seed + 7919);
+        hostA = new float[o.Batch * s]; hostB = new float[o.Batch * s];
+        var shape = new Shape(o.Batch, o.Channels, o.Size, o.Size);
+        a = device.Persistent(shape); b = device.Persistent(shape);
+    }
+
+    private static void Next(BatchLoader l, float[] buffer)
+    {
+        if (!l.Next(buffer)) l.Next(buffer);        // the call that ends an epoch returns nothing
+    }
+
+    /// <summary>One training step on the next batches.</summary>
+    public void Step()
+    {
+        Next(LoaderA, hostA);
+        a.CopyFrom(hostA);
+        if (Model.UsesB) { Next(LoaderB, hostB); b.CopyFrom(hostB); }
+        Model.TrainStep(a, b);
+    }
+
+    /// <summary>The median and minimum time of a training step in ms over <paramref name="steps"/>
+    /// steps after <paramref name="warmup"/> (the device synchronised before each clock read).</summary>
+    public (double Median, double Min) Bench(int warmup, int steps)
+    {
+        for (int i = 0; i < warmup; i++) Step();
+        Device.Synchronize();
+        var t = new double[steps];
+        for (int i = 0; i < steps; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Step();
+            Device.Synchronize();
+            t[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        Array.Sort(t);
+        return (t[steps / 2], t[0]);
+    }
+
+    public void Save(string path) => Model.Save(path, new Dictionary<string, string>
+    {
+        ["loader_A"] = $"{LoaderA.Epoch},{LoaderA.BatchIndex}",
+        ["loader_B"] = $"{LoaderB.Epoch},{LoaderB.BatchIndex}",
+        ["data"] = Data.Description,
+    });
+
+    public void Load(string path)
+    {
+        var c = CheckpointFile.Load(path);
+        Model.Load(c);
+        foreach (var (l, key) in new[] { (LoaderA, "loader_A"), (LoaderB, "loader_B") })
+        {
+            var parts = c.Get(key).Split(',');
+            l.Seek(int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>Reads a checkpoint's options (to build the model it holds).</summary>
+    public static TranslationOptions OptionsOf(string path)
+    {
+        var c = CheckpointFile.Load(path);
+        if (!c.Metadata.TryGetValue(TranslationModel.OptionsKey, out var json))
+            throw new InvalidDataException($"{path}: not a translation or autoencoder checkpoint (no {TranslationModel.OptionsKey} in its metadata); GAN checkpoints go to sample, eval or train --resume.");
+        return TranslationOptions.FromJson(json);
+    }
+
+    /// <summary>Builds the model a checkpoint holds and loads it.</summary>
+    public static TranslationModel LoadModel(Device d, string path)
+    {
+        var o = OptionsOf(path);
+        var m = Create(d, o);
+        m.Load(CheckpointFile.Load(path));
+        return m;
+    }
+
+    /// <summary>
+    /// Trains to <see cref="TranslationOptions.Steps"/>, logging every <paramref name="logEvery"/>
+    /// steps, writing a grid every <paramref name="sampleEvery"/> and a checkpoint every
+    /// <paramref name="checkpointEvery"/> steps and at the end into <paramref name="outDir"/>.
+    /// </summary>
+    public void Train(string outDir, TextWriter log, long logEvery = 100, long sampleEvery = 1000, long checkpointEvery = 1000, Func<bool>? stop = null)
+    {
+        Directory.CreateDirectory(Path.Combine(outDir, "samples"));
+        Directory.CreateDirectory(Path.Combine(outDir, "checkpoints"));
+        var o = Model.Options;
+        var clock = Stopwatch.StartNew();
+        long first = Model.Step;
+        while (Model.Step < o.Steps && !(stop?.Invoke() ?? false))
+        {
+            Step();
+            long s = Model.Step;
+            if (s % logEvery == 0 || s == o.Steps)
+            {
+                var stats = Model.ReadStats();
+                double per = clock.Elapsed.TotalMilliseconds / (s - first);
+                log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{s}/{o.Steps}] {stats.Text()}  {per:F1} ms/step  ETA {TimeSpan.FromMilliseconds(per * (o.Steps - s)):hh\\:mm\\:ss}"));
+            }
+            if (s % sampleEvery == 0 || s == o.Steps) Grid(Path.Combine(outDir, "samples", $"step-{s:D8}.png"));
+            if (s % checkpointEvery == 0 || s == o.Steps)
+            {
+                string path = Path.Combine(outDir, "checkpoints", $"step-{s:D8}.safetensors");
+                Save(path);
+                File.Copy(path, Path.Combine(outDir, "checkpoints", "latest.safetensors"), overwrite: true);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The training grid (8 columns): for cyclegan, rows real A / G_A(A) / G_B(G_A(A)) / real B /
+    /// G_B(B) / G_A(G_B(B)); pix2pix: input A / G(A) / target B; ae and ae-swap: input / reconstruction
+    /// (ae-swap adds the crossing Dec_B(E(A)) and the B rows); vae: input / reconstruction / new samples.
+    /// Held-out images where the data have them.
+    /// </summary>
+    public void Grid(string path, int columns = 8)
+    {
+        var setA = Data.TestA ?? Data.TrainA;
+        var setB = Data.TestB ?? Data.TrainB;
+        int n = Math.Min(columns, Math.Min(setA.Count, setB.Count)), c = Model.Options.Channels, z = Model.Options.Size;
+        float[] Take(DomainImages d) => d.Images.AsSpan(0, n * d.SampleSize).ToArray();
+        float[] Ap(string part, float[] x) => Model.Apply(part, x, n, c, z, z);
+        var ia = Take(setA);
+        var ib = Take(setB);
+        var rows = new List<float[]>();
+        switch (Model.Options.Model)
+        {
+            case "cyclegan":
+            {
+                var fb = Ap("G_A", ia);
+                var fa = Ap("G_B", ib);
+                rows.AddRange([ia, fb, Ap("G_B", fb), ib, fa, Ap("G_A", fa)]);
+                break;
+            }
+            case "pix2pix": rows.AddRange([ia, Ap("G", ia), ib]); break;
+            case "ae": rows.AddRange([ia, Model.Apply("Dec", Ap("E", ia), n, 1, 1, Model.Options.Latent)]); break;
+            case "ae-swap":
+            {
+                var za = Ap("E", ia);
+                var zb = Ap("E", ib);
+                rows.AddRange([ia, Model.Apply("Dec_A", za, n, 1, 1, Model.Options.Latent), Model.Apply("Dec_B", za, n, 1, 1, Model.Options.Latent),
+                    ib, Model.Apply("Dec_B", zb, n, 1, 1, Model.Options.Latent), Model.Apply("Dec_A", zb, n, 1, 1, Model.Options.Latent)]);
+                break;
+            }
+            case "vae":
+            {
+                var vae = (Vae)Model;
+                var mu = Ap("E", ia);
+                rows.AddRange([ia, vae.Decode(mu, n), vae.Sample(n, 1), vae.Sample(n, 2)]);
+                break;
+            }
+        }
+        var all = rows.SelectMany(r => r).ToArray();
+        ImageGrid.SavePng(path, all, rows.Count * n, c, z, z, n);
+    }
+
+    public void Dispose()
+    {
+        a.Dispose(); b.Dispose();
+        Model.Dispose();
+    }
+}
