@@ -6,7 +6,7 @@ namespace IlgpuGan.Kernels;
 // ClCpu variant of the GEMM: for OpenCL CPU devices (PoCL). PoCL runs a work-group as a loop over
 // its work-items on one core; a barrier splits the kernel into regions and spills every live
 // register of every work-item to memory between them, so shared-memory kernels are slow there
-// (2-11 GFLOP/s measured) while barrier-free, register-blocked ones reach 70-200 (DEVELOPERS.md).
+// (2-11 GFLOP/s measured) while barrier-free, register-blocked ones reach 70-200 (README: OpenCL on this CPU).
 // So: no shared memory and no barriers. Each work-item owns an 8 x 16 block of C held in 128
 // registers (8 rows of 16 contiguous columns: LLVM packs a row into one 512-bit or two 256-bit
 // vectors), and per k broadcasts 8 values of op(A) against one 16-wide row of B: the micro-kernel

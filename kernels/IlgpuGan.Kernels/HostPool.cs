@@ -119,7 +119,7 @@ internal sealed class HostPool : IDisposable
         if (disposed)
             return;
         disposed = true;
-        wake.Release(workers.Length);
+        if (workers.Length > 0) wake.Release(workers.Length);     // Release(0) throws: a 1-core machine has no workers
         foreach (var w in workers)
             w.Join();
         wake.Dispose();

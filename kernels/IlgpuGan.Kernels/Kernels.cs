@@ -49,7 +49,7 @@ public sealed partial class Kernels
         AllowTf32 = Tf32FromEnvironment();
     }
 
-    /// <summary>The variant measured to be fastest on each backend (DEVELOPERS.md).</summary>
+    /// <summary>The variant measured to be fastest on each backend (README: Performance, OpenCL on this CPU).</summary>
     public static KernelVariant DefaultVariant(Accelerator accelerator) => accelerator switch
     {
         CPUAccelerator => KernelVariant.Host,

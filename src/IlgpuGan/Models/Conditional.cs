@@ -17,14 +17,14 @@ public static class CganMlp
     {
         private readonly int classes;
         private readonly Nn.Embedding label;
-        private readonly ConcatLinear input;
+        private readonly Linear input;
         private readonly Sequential body;
 
         public Generator(Device d, int classes = 10, int nz = 100, int imageSize = 28, int width = 256)
         {
             this.classes = classes;
             label = new Nn.Embedding(d, classes, EmbeddingSize);
-            input = new ConcatLinear(d, nz, EmbeddingSize, width);                                    // [z, e] -> 256
+            input = new Linear(d, nz + EmbeddingSize, width);                                         // [z, e] -> 256
             body = new Sequential(
                 new LeakyRelu(0.2f), new BatchNorm1d(d, width),
                 new Linear(d, width, 2 * width), new LeakyRelu(0.2f), new BatchNorm1d(d, 2 * width),     // (N, 512)
@@ -41,7 +41,7 @@ public static class CganMlp
             var tape = z.Device.Tape;
             Tensor e, h;
             using (tape.Layer("label")) e = label.Forward(labels);
-            using (tape.Layer("input")) h = input.Forward(Ops.Reshape(z, new Shape(z.Shape[0], (int)(z.Length / z.Shape[0]))), e);
+            using (tape.Layer("input")) h = input.Forward(Ops.Cat(Ops.Reshape(z, new Shape(z.Shape[0], (int)(z.Length / z.Shape[0]))), e));
             using (tape.Layer("body")) return body.Forward(h);
         }
 
@@ -53,14 +53,14 @@ public static class CganMlp
     {
         private readonly int classes;
         private readonly Nn.Embedding label;
-        private readonly ConcatLinear input;
+        private readonly Linear input;
         private readonly Sequential body;
 
         public Discriminator(Device d, int classes = 10, int imageSize = 28, int width = 256, float dropout = 0.3f)
         {
             this.classes = classes;
             label = new Nn.Embedding(d, classes, EmbeddingSize);
-            input = new ConcatLinear(d, imageSize * imageSize, EmbeddingSize, 4 * width);           // [x, e] -> 1024
+            input = new Linear(d, imageSize * imageSize + EmbeddingSize, 4 * width);                // [x, e] -> 1024
             body = new Sequential(
                 new LeakyRelu(0.2f), new Dropout(dropout),
                 new Linear(d, 4 * width, 2 * width), new LeakyRelu(0.2f), new Dropout(dropout),        // (N, 512)
@@ -76,7 +76,7 @@ public static class CganMlp
             var tape = x.Device.Tape;
             Tensor e, h;
             using (tape.Layer("label")) e = label.Forward(labels);
-            using (tape.Layer("input")) h = input.Forward(Ops.Reshape(x, new Shape(x.Shape[0], (int)(x.Length / x.Shape[0]))), e);
+            using (tape.Layer("input")) h = input.Forward(Ops.Cat(Ops.Reshape(x, new Shape(x.Shape[0], (int)(x.Length / x.Shape[0]))), e));
             using (tape.Layer("body")) return body.Forward(h);
         }
 

@@ -55,30 +55,6 @@ public sealed class Dropout(float p = 0.5f) : Module
     public override Tensor Forward(Tensor x) => Ops.Dropout(x, P, Training);
 }
 
-/// <summary>
-/// A linear layer over the concatenation of two inputs, y = [a, b] W^T + bias, stored as the two
-/// blocks of W: <c>weight_a</c> (out, inA) and <c>weight_b</c> (out, inB), so y = a W_a^T + b W_b^T
-/// + bias, which is the same function. (It becomes Linear(Ops.Cat(a, b)) once the cat op is on
-/// main; this is the one place the conditional MLP concatenates.)
-/// </summary>
-public sealed class ConcatLinear(Device device, int inA, int inB, int outFeatures) : Module
-{
-    public Tensor WeightA { get; } = Init.Normal(device, new Shape(outFeatures, inA), 0f, 0.02f);
-    public Tensor WeightB { get; } = Init.Normal(device, new Shape(outFeatures, inB), 0f, 0.02f);
-    public Tensor Bias { get; } = Init.Constant(device, new Shape(outFeatures), 0f);
-
-    public override Tensor Forward(Tensor x) => throw new InvalidOperationException("ConcatLinear takes two inputs: Forward(a, b).");
-
-    public Tensor Forward(Tensor a, Tensor b) => Ops.Add(Ops.Linear(a, WeightA, Bias), Ops.Linear(b, WeightB, null));
-
-    protected override IEnumerable<(string, Tensor)> OwnParameters()
-    {
-        yield return ("weight_a", WeightA);
-        yield return ("weight_b", WeightB);
-        yield return ("bias", Bias);
-    }
-}
-
 /// <summary>Batch norm without its own affine (PyTorch's BatchNorm2d(affine=False)): running
 /// statistics as buffers, scale 1 and shift 0 held as constants outside the state dict.</summary>
 public sealed class PlainBatchNorm : Module

@@ -165,7 +165,9 @@ public sealed class TranslationRun : IDisposable
             {
                 string path = Path.Combine(outDir, "checkpoints", $"step-{s:D8}.safetensors");
                 Save(path);
-                File.Copy(path, Path.Combine(outDir, "checkpoints", "latest.safetensors"), overwrite: true);
+                string latest = Path.Combine(outDir, "checkpoints", "latest.safetensors");
+                File.Copy(path, latest + ".tmp", overwrite: true);       // then renamed: latest is never half written
+                File.Move(latest + ".tmp", latest, overwrite: true);
             }
         }
     }
