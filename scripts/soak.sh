@@ -4,11 +4,13 @@
 # bytes and its allocation count) and the process's RSS from /proc every 5 s. Memory must be flat after
 # warm-up: the script fails if RSS grows by more than 10 % (and 64 MB) from step 1,000 to the end, or the
 # pool makes an allocation or grows after step 1,000.
-# Usage: scripts/soak.sh [STEPS] [OUTPUT]   (OUTPUT: the raw lines and the summary; default bench/results/soak-<date>.txt)
+# Usage: scripts/soak.sh [STEPS] [OUTPUT] [MODEL]   (OUTPUT: the raw lines and the summary; default bench/results/soak-<date>.txt;
+# MODEL: mlp by default, toy for a quick look)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-10000}
 result=${2:-bench/results/soak-$(date -u +%F).txt}
+model=${3:-mlp}
 dotnet build src/IlgpuGan.Cli -c Release -v q -nologo >/dev/null
 bin=$(mktemp -d)
 cp -r src/IlgpuGan.Cli/bin/Release/net10.0/. "$bin/"      # a build in the work tree during the soak cannot touch the running tool
@@ -16,10 +18,10 @@ work=$(mktemp -d)
 trap 'rm -rf "$work" "$bin"' EXIT
 log="$work/train.log"
 {
-    echo "# scripts/soak.sh $steps: W-MLP, checkpoint every 100, $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "# scripts/soak.sh $steps $result $model: checkpoint every 100, $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$result"
 start=$SECONDS
-dotnet "$bin/IlgpuGan.Cli.dll" train --model mlp --steps "$steps" --checkpoint-every 100 --sample-every 1000 --keep 3 \
+dotnet "$bin/IlgpuGan.Cli.dll" train --model "$model" --steps "$steps" --checkpoint-every 100 --sample-every 1000 --keep 3 \
     --accelerator cpu --progress plain --log-memory --out "$work/run" >"$log" 2>&1 &
 pid=$!
 while kill -0 "$pid" 2>/dev/null; do

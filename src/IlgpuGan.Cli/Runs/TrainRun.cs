@@ -52,7 +52,7 @@ public sealed class TrainRun
         // What can be refused before the output folder is touched is refused here, so a mistake leaves no empty folder behind.
         Session.CheckBatch(c.Batch, data);
         if (ResumeFrom is { } from && from.Step > c.Steps)
-            throw new CliException($"The run in {from.Path} is at step {from.Step:N0}, past --steps {c.Steps:N0}: give a --steps above {from.Step:N0} " +
+            throw new CliException($"The checkpoint {from.Path} is at step {from.Step:N0}, past --steps {c.Steps:N0}: give a --steps above {from.Step:N0} " +
                                    "to train further (nothing was changed).");
 
         string outFolder = Path.GetFullPath(OutFolder);
