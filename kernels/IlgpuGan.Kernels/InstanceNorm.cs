@@ -140,13 +140,9 @@ public sealed partial class Kernels
     {
         for (int r = Grid.GlobalIndex.X; r < s.N * s.C; r += GridStride)
         {
-            long o = (long)r * s.S;
-            float sum = 0f;
-            for (int i = 0; i < s.S; i++) sum += v.X[o + i];
-            float m = sum / s.S, sq = 0f;
-            for (int i = 0; i < s.S; i++) { float d = v.X[o + i] - m; sq += d * d; }
+            var (m, rstd) = RowStatistics(v.X, (long)r * s.S, s.S, eps);
             v.Mean[r] = m;
-            v.Rstd[r] = XMath.Rsqrt(sq / s.S + eps);
+            v.Rstd[r] = rstd;
         }
     }
 

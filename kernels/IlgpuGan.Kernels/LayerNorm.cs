@@ -133,14 +133,21 @@ public sealed partial class Kernels
     {
         for (int n = Grid.GlobalIndex.X; n < s.N; n += GridStride)
         {
-            long o = (long)n * s.L;
-            float sum = 0f;
-            for (int i = 0; i < s.L; i++) sum += v.X[o + i];
-            float m = sum / s.L, sq = 0f;
-            for (int i = 0; i < s.L; i++) { float d = v.X[o + i] - m; sq += d * d; }
+            var (m, r) = RowStatistics(v.X, (long)n * s.L, s.L, eps);
             v.Mean[n] = m;
-            v.Rstd[n] = XMath.Rsqrt(sq / s.L + eps);
+            v.Rstd[n] = r;
         }
+    }
+
+    /// <summary>Mean and 1 / sqrt(biased variance + eps) of x[o .. o + length), two passes, in one
+    /// thread: the statistics of a layer-norm row and of an instance-norm plane.</summary>
+    internal static (float Mean, float Rstd) RowStatistics(ArrayView<float> x, long o, int length, float eps)
+    {
+        float sum = 0f;
+        for (int i = 0; i < length; i++) sum += x[o + i];
+        float m = sum / length, sq = 0f;
+        for (int i = 0; i < length; i++) { float d = x[o + i] - m; sq += d * d; }
+        return (m, XMath.Rsqrt(sq / length + eps));
     }
 
     private static void LayerNormApplyKernel(LayerNormViews v, RowShape s, float eps)
