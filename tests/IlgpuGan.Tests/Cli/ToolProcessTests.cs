@@ -169,21 +169,30 @@ public sealed class ToolProcessTests
     }
 
     /// <summary>Starts `train` on the toy model for (practically) ever; the event is set at the first progress or checkpoint line.</summary>
-    private static (Process, StringBuilder, ManualResetEventSlim) StartTraining(string dir, params string[] args)
+    private static (Process, ProcessOutput, ManualResetEventSlim) StartTraining(string dir, params string[] args)
     {
         var p = CliTestSupport.Start(dir, ["train", "--model", "toy", "--steps", "100000000", "--log-every", "20", .. args]);
-        var output = new StringBuilder();
+        var output = new ProcessOutput();
         var progressed = new ManualResetEventSlim();
         p.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
-            lock (output) output.AppendLine(e.Data);
+            output.AppendLine(e.Data);
             if (e.Data.StartsWith('[') || e.Data.Contains(": checkpoint")) progressed.Set();
         };
-        p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data != null) output.AppendLine(e.Data); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         return (p, output, progressed);
+    }
+
+    /// <summary>A child's stdout and stderr, appended from the process's reader threads while the test reads it:
+    /// both sides take the lock (a bare StringBuilder read mid-append throws, as CI once saw).</summary>
+    private sealed class ProcessOutput
+    {
+        private readonly StringBuilder text = new();
+        public void AppendLine(string line) { lock (text) text.AppendLine(line); }
+        public override string ToString() { lock (text) return text.ToString(); }
     }
 }
 
