@@ -110,6 +110,73 @@ public static class SafeTensors
         });
     }
 
+    /// <summary>A tensor to write by <see cref="WriteStreamed"/>: its name and shape, and how to fill a host span
+    /// of its length with its values (from a device, say) when its turn comes.</summary>
+    public readonly record struct TensorSource(string Name, int[] Shape, Action<Span<float>> Fill)
+    {
+        public long Length => Shape.Aggregate(1L, (a, b) => a * b);
+    }
+
+    /// <summary>As <see cref="Write"/>, but the tensors pass one at a time through one pooled host buffer, so writing
+    /// allocates no array per tensor (a checkpoint every N steps of a long run then leaves no garbage behind).
+    /// The metadata key <paramref name="dataHashKey"/> gets the SHA-256 of all tensor data and
+    /// <paramref name="headerHashKey"/> that of the header (<see cref="HeaderHash"/>): the header goes first with
+    /// zeros in both places, and is written again once the data has been hashed. <paramref name="check"/> sees each
+    /// tensor's values before they are written; an exception from it writes nothing.</summary>
+    public static void WriteStreamed(string path, IReadOnlyList<TensorSource> tensors, IReadOnlyDictionary<string, string> metadata,
+        string dataHashKey, string headerHashKey, Action<string, ReadOnlySpan<float>>? check = null)
+    {
+        var md = new JsonObject();
+        foreach (var (k, v) in metadata) md[k] = v;
+        md[dataHashKey] = ZeroHash;
+        md[headerHashKey] = ZeroHash;
+        var header = new JsonObject { ["__metadata__"] = md };
+        long offset = 0, largest = 0;
+        foreach (var t in tensors)
+        {
+            header[t.Name] = new JsonObject
+            {
+                ["dtype"] = "F32",
+                ["shape"] = new JsonArray(t.Shape.Select(d => (JsonNode)d).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + t.Length * 4),
+            };
+            offset += t.Length * 4;
+            largest = Math.Max(largest, t.Length);
+        }
+        byte[] json = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
+        int pad = (8 - json.Length % 8) % 8;
+        var head = new byte[8 + json.Length + pad];
+        BinaryPrimitives.WriteUInt64LittleEndian(head, (ulong)(json.Length + pad));
+        json.CopyTo(head, 8);
+        head.AsSpan(8 + json.Length).Fill((byte)' ');
+        int dataAt = HashValueOffset(head, dataHashKey) ?? throw new InvalidOperationException("the data hash's place was not written");
+        int headerAt = HashValueOffset(head, headerHashKey) ?? throw new InvalidOperationException("the header hash's place was not written");
+
+        float[] buffer = System.Buffers.ArrayPool<float>.Shared.Rent((int)Math.Max(1, largest));
+        try
+        {
+            AtomicFile.Write(path, f =>
+            {
+                f.Write(head);
+                using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+                foreach (var t in tensors)
+                {
+                    var values = buffer.AsSpan(0, (int)t.Length);
+                    t.Fill(values);
+                    check?.Invoke(t.Name, values);
+                    var bytes = MemoryMarshal.AsBytes(values);
+                    sha.AppendData(bytes);
+                    f.Write(bytes);
+                }
+                System.Text.Encoding.ASCII.GetBytes(Convert.ToHexStringLower(sha.GetHashAndReset())).CopyTo(head, dataAt);
+                System.Text.Encoding.ASCII.GetBytes(HeaderHash(head, headerHashKey)!).CopyTo(head, headerAt);
+                f.Position = 0;
+                f.Write(head);
+            });
+        }
+        finally { System.Buffers.ArrayPool<float>.Shared.Return(buffer); }
+    }
+
     private static readonly string ZeroHash = new('0', 64);
 
     /// <summary>The SHA-256 (lower-case hex) of a file's header, <c>bytes[0 .. 8 + N)</c>, with the 64-character

@@ -40,15 +40,8 @@ public static class CheckpointFile
     /// <see cref="NonFiniteLossException"/> and nothing is written, so the last good checkpoint stays.</summary>
     public static void Save(string path, Recipe recipe, IReadOnlyDictionary<string, string> metadata)
     {
-        var tensors = new List<(string, HostTensor)>();
-        void Add(string name, Tensor t)
-        {
-            var values = t.ToArray();
-            foreach (float v in values)
-                if (!float.IsFinite(v))
-                    throw new NonFiniteLossException($"Training diverged by step {recipe.Step}: {name} holds {v.ToString(CultureInfo.InvariantCulture)}. Try a lower learning rate.");
-            tensors.Add((name, new HostTensor([.. t.Shape.Dims], values)));
-        }
+        var tensors = new List<SafeTensors.TensorSource>();
+        void Add(string name, Tensor t) => tensors.Add(new(name, [.. t.Shape.Dims], t.CopyTo));
         var meta = new Dictionary<string, string>
         {
             ["format"] = Format2,
@@ -64,12 +57,14 @@ public static class CheckpointFile
         }
         foreach (var (k, v) in recipe.SaveState()) meta["recipe." + k] = v;
         foreach (var (k, v) in metadata) meta.TryAdd(k, v);
-
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var (_, t) in tensors) sha.AppendData(MemoryMarshal.AsBytes(t.Data.AsSpan()));
-        meta[DataHashKey] = Convert.ToHexStringLower(sha.GetHashAndReset());
+        meta.Remove(DataHashKey);
         meta.Remove(HeaderHashKey);
-        SafeTensors.Write(path, tensors, meta, HeaderHashKey);
+        SafeTensors.WriteStreamed(path, tensors, meta, DataHashKey, HeaderHashKey, (name, values) =>
+        {
+            foreach (float v in values)
+                if (!float.IsFinite(v))
+                    throw new NonFiniteLossException($"Training diverged by step {recipe.Step}: {name} holds {v.ToString(CultureInfo.InvariantCulture)}. Try a lower learning rate.");
+        });
     }
 
     /// <summary>Reads and checks a checkpoint of format 1 or 2: a missing file is a <see cref="FileNotFoundException"/>;

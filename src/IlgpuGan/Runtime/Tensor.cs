@@ -64,6 +64,15 @@ public sealed class Tensor : IDisposable
         return result;
     }
 
+    /// <summary>Copies to a host span of exactly <see cref="Length"/> values; waits for the device.</summary>
+    public void CopyTo(Span<float> destination)
+    {
+        if (destination.Length != Length)
+            throw new ArgumentException($"Tensor {Shape} holds {Length} values; the destination has room for {destination.Length}.");
+        View.CopyToCPU(Device.Accelerator.DefaultStream, destination);
+        Device.Accelerator.DefaultStream.Synchronize();
+    }
+
     public void CopyFrom(ReadOnlySpan<float> values)
     {
         if (values.Length != Length)
