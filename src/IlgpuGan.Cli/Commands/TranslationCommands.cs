@@ -37,6 +37,7 @@ public static class TranslationCommands
         var channels = new Option<int?>("--channels") { Description = "1 (grey) or 3 (RGB) for folder data.", HelpName = "n" };
         var batch = new Option<int?>("--batch", "-b") { Description = "Batch size.", HelpName = "n" };
         var arch = new Option<string?>("--arch") { Description = "Autoencoders: conv or mlp.", HelpName = "kind" };
+        var invert = new Option<float?>("--invert-augment") { Description = "ae-swap: probability that an encoder input is shown inverted while its decoder reconstructs it as it is (default 0.5 on the built-in pair, whose domain B is negative; 0 on folder data).", HelpName = "p" };
         var seed = new Option<int>("--seed", "-s") { Description = "Seed.", DefaultValueFactory = _ => 1, HelpName = "n" };
         var out_ = new Option<string?>("--out", "-o") { Description = "Output folder (default out/<model>).", HelpName = "dir" };
         var resume = new Option<bool>("--resume", "-r") { Description = "Continue the --out folder's run from its latest checkpoint." };
@@ -45,7 +46,7 @@ public static class TranslationCommands
         var bench = new Option<int?>("--bench") { Description = "Time N training steps (after 20 warm-up ones) and print the median; writes nothing.", HelpName = "n" };
         var accel = Accel();
         var cmd = new Command("train-translation", "Train an image-to-image translation model (cyclegan, pix2pix) or an autoencoder (ae, ae-swap, vae); the built-in digit pair by default.");
-        foreach (Option o in new Option[] { model, data, dataA, dataB, steps, ngf, ndf, blocks, dLayers, size, channels, batch, arch, seed, out_, resume, every, logEvery, bench, accel }) cmd.Options.Add(o);
+        foreach (Option o in new Option[] { model, data, dataA, dataB, steps, ngf, ndf, blocks, dLayers, size, channels, batch, arch, invert, seed, out_, resume, every, logEvery, bench, accel }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             string name = p.GetValue(model)!.ToLowerInvariant();
@@ -72,6 +73,11 @@ public static class TranslationCommands
                 if (p.GetValue(channels) is { } ch) o = o with { Channels = ch };
                 if (p.GetValue(batch) is { } b) o = o with { Batch = b };
                 if (p.GetValue(arch) is { } ar) o = o with { Arch = ar };
+                if (p.GetValue(invert) is { } inv)
+                {
+                    if (!(inv >= 0 && inv <= 1)) throw new CliException($"--invert-augment must be in [0, 1]; got {inv.ToString(CultureInfo.InvariantCulture)}.");
+                    o = o with { InvertAugment = inv };
+                }
             }
             var td = LoadData(o, p.GetValue(data), p.GetValue(dataA), p.GetValue(dataB));
             using var device = Device.Create(Device.ParseKind(p.GetValue(accel)), (ulong)o.Seed);

@@ -91,7 +91,7 @@ public sealed class SwapAutoencoder : TranslationModel
         foreach (var p in Parts) p.Optimizer.ZeroGrad();
         var tape = Device.Tape;
         Tensor za, zb, ra, rb;
-        using (tape.Layer("E")) { za = Net("E").Forward(a); zb = Net("E").Forward(b); }
+        using (tape.Layer("E")) { za = Net("E").Forward(Invert(a)); zb = Net("E").Forward(Invert(b)); }
         using (tape.Layer("Dec_A")) ra = Net("Dec_A").Forward(za);
         using (tape.Layer("Dec_B")) rb = Net("Dec_B").Forward(zb);
         var la = Ops.MseLoss(ra, a);
@@ -101,6 +101,19 @@ public sealed class SwapAutoencoder : TranslationModel
         foreach (var p in Parts) p.Optimizer.Step();
         tape.EndStep();
         Step++;
+    }
+
+    /// <summary>x with each sample negated with probability <see cref="TranslationOptions.InvertAugment"/> (drawn
+    /// from the run's random stream): floor(u + p) for u ~ U[0, 1) is 1 with probability p, and the sign is 1 - 2 floor(u + p).</summary>
+    private Tensor Invert(Tensor x)
+    {
+        float p = Options.InvertAugment;
+        if (p <= 0) return x;
+        int n = x.Shape[0];
+        var u = Device.Empty(new Shape(n));
+        Device.Kernels.Uniform(u.View, Device.Random.Next(n), p / 2, (1 + p) / 2);     // (u + p) / 2
+        Device.Kernels.LabelsFromUniform(u.View, u.View, 2);                            // floor(u + p), in {0, 1}
+        return Ops.MulPerSample(x, Ops.AddScalar(Ops.Scale(u, -2f), 1f));              // (N, C, H, W) times +-1 per sample
     }
 }
 

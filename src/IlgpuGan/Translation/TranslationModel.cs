@@ -35,6 +35,10 @@ public sealed record TranslationOptions
     /// <summary>The autoencoders: mlp or conv.</summary>
     public string Arch { get; init; } = "conv";
     public int Latent { get; init; } = 32;
+    /// <summary>ae-swap: the probability that an encoder input is shown inverted (x -> -x on the [-1, 1] scale) while
+    /// its decoder still reconstructs the image as it is (a colour augmentation, as face-swap tools match the two
+    /// domains' colours): the shared encoder cannot then keep the domains apart by their tone.</summary>
+    public float InvertAugment { get; init; }
     public int Seed { get; init; } = 1;
 
     public string ToJson() => JsonSerializer.Serialize(this);

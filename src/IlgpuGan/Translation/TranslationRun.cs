@@ -31,6 +31,8 @@ public sealed class TranslationRun : IDisposable
         {
             Model = model, Size = 28, Channels = 1, Batch = 64, Lr = 1e-3, Beta1 = 0.9, Beta2 = 0.999,
             Steps = model == "vae" ? 3000 : 2000, DecayFrom = model == "vae" ? 3000 : 2000, Latent = model == "vae" ? 16 : 32,
+            // The built-in pair's domains differ in tone (B is negative): half the encoder's inputs are shown inverted.
+            InvertAugment = model == "ae-swap" && builtIn ? 0.5f : 0f,
         },
         _ => throw new ArgumentException($"Unknown model '{model}': use {string.Join(", ", Models)}."),
     };
