@@ -3,6 +3,7 @@ using System.Globalization;
 using IlgpuGan.Data;
 using IlgpuGan.Evaluation;
 using IlgpuGan.Imaging;
+using IlgpuGan.Cli.Runs;
 using IlgpuGan.Translation;
 using StbImageSharp;
 
@@ -91,15 +92,12 @@ public static class TranslationCommands
                 return ExitCodes.Ok;
             }
             Console.Out.WriteLine($"ilgpu-gan train-translation: {o.Model} ({string.Join(", ", run.Model.Parts.Select(x => $"{x.Name} {x.Module.ParameterCount():N0}"))} parameters) on {td.Description}; {device}; step {run.Model.Step:N0} of {o.Steps:N0}");
-            bool stop = false;
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop = true; };
-            run.Train(outDir, Console.Out, p.GetValue(logEvery), p.GetValue(every), p.GetValue(every), () => stop);
-            if (stop)
+            using var stop = StopSignal.Listen();     // SIGINT or SIGTERM: finish the step, write a checkpoint, exit 130 / 143
+            var history = p.GetValue(resume) ? TranslationTraining.HistoryOf(latest) : new RunHistory();
+            if (!TranslationTraining.Run(run, outDir, device.ToString(), history, Console.Out, p.GetValue(logEvery), p.GetValue(every), () => stop.Requested))
             {
-                string path = Path.Combine(outDir, "checkpoints", "latest.safetensors");
-                run.Save(path);
-                Console.Out.WriteLine($"stopped at step {run.Model.Step:N0}: checkpoint {path}; continue with --resume");
-                return ExitCodes.Interrupted;
+                Console.Out.WriteLine($"stopped by {stop.Signal} at step {run.Model.Step:N0}: checkpoint {latest}; continue with --resume");
+                return stop.ExitCode;
             }
             if (td.TestA != null && Classifier.ShippedPath is { } cp && o.Channels == 1)
             {

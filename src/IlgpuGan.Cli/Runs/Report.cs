@@ -10,6 +10,13 @@ namespace IlgpuGan.Cli.Runs;
 /// is when the next rewrite is due at the latest (the page says the process may have stopped when it is late).</summary>
 public sealed record ReportStatus(string Text, bool Running, TimeSpan? NextWriteWithin = null);
 
+/// <summary>What the page says of its run: the title, the steps it runs to, its configuration (a JSON object, shown as a
+/// table) and how its grids are headed (and what their rows are).</summary>
+public sealed record ReportHeader(string Title, long Steps, string ConfigJson, string SamplesHeading = "Fixed-noise samples over time", string? SamplesNote = null)
+{
+    public static ReportHeader Of(RunConfig c) => new($"ilgpu-gan: {c.Model} ({c.Loss}) on {c.Data}", c.Steps, c.ToJson());
+}
+
 /// <summary>
 /// <c>report.html</c>: one self-contained page (inline SVG charts, CSS, no scripts from elsewhere)
 /// that shows a run as it goes: the status and device, an SVG chart for each group of the statistics
@@ -24,24 +31,34 @@ public static class Report
 
     public static void Write(string outFolder, RunConfig config, string device, string data, RunHistory history,
         IReadOnlyList<Statistic> statistics, long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile,
+        IReadOnlyList<string>? warnings = null) =>
+        Write(outFolder, ReportHeader.Of(config), device, data, history, statistics, step, status, sampleFiles, realFile, warnings);
+
+    public static void Write(string outFolder, ReportHeader header, string device, string data, RunHistory history,
+        IReadOnlyList<Statistic> statistics, long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile,
         IReadOnlyList<string>? warnings = null)
     {
-        string html = Render(config, device, data, history, statistics, step, status, sampleFiles, realFile, warnings);
+        string html = Render(header, device, data, history, statistics, step, status, sampleFiles, realFile, warnings);
         AtomicFile.WriteAllText(Path.Combine(outFolder, FileName), html);
     }
 
     public static string Render(RunConfig config, string device, string data, RunHistory history,
         IReadOnlyList<Statistic> statistics, long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile,
+        IReadOnlyList<string>? warnings = null) =>
+        Render(ReportHeader.Of(config), device, data, history, statistics, step, status, sampleFiles, realFile, warnings);
+
+    public static string Render(ReportHeader header, string device, string data, RunHistory history,
+        IReadOnlyList<Statistic> statistics, long step, ReportStatus status, IEnumerable<string> sampleFiles, string? realFile,
         IReadOnlyList<string>? warnings = null)
     {
         var h = new StringBuilder();
-        string title = $"ilgpu-gan: {config.Model} ({config.Loss}) on {config.Data}";
+        string title = header.Title;
         h.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
         if (status.Running) h.Append("<meta http-equiv=\"refresh\" content=\"30\">");
         h.Append($"<title>{E(title)}</title>\n<style>{Css}</style></head>\n<body>\n");
         h.Append($"<h1>{E(title)}</h1>\n");
         DateTime written = (Now ?? (() => DateTime.UtcNow))();
-        h.Append($"<p class=\"status\" id=\"status\">{E(status.Text)} &middot; step {step:N0} of {config.Steps:N0} &middot; " +
+        h.Append($"<p class=\"status\" id=\"status\">{E(status.Text)} &middot; step {step:N0} of {header.Steps:N0} &middot; " +
                  $"last written <time id=\"written\" datetime=\"{written.ToString("yyyy-MM-ddTHH:mm:ssZ", Inv)}\">{written.ToString("yyyy-MM-dd HH:mm:ss", Inv)} UTC</time></p>\n");
         if (status.Running)
         {
@@ -83,7 +100,8 @@ public static class Report
         h.Append("</div>\n");
 
         var samples = sampleFiles.ToList();
-        h.Append("<h2>Fixed-noise samples over time</h2>\n");
+        h.Append($"<h2>{E(header.SamplesHeading)}</h2>\n");
+        if (header.SamplesNote is { } note) h.Append($"<p>{E(note)}</p>\n");
         if (samples.Count == 0) h.Append("<p>No sample grid yet.</p>\n");
         h.Append("<div class=\"grids\">\n");
         foreach (var file in Enumerable.Reverse(samples))
@@ -96,7 +114,7 @@ public static class Report
             h.Append($"<h2>Real data</h2>\n<div class=\"grids\"><figure><img class=\"real\" src=\"{E(realFile)}\" alt=\"real samples\"><figcaption>real samples</figcaption></figure></div>\n");
 
         h.Append("<h2>Configuration</h2>\n<table class=\"config\">");
-        foreach (var (name, value) in System.Text.Json.Nodes.JsonNode.Parse(config.ToJson())!.AsObject())
+        foreach (var (name, value) in System.Text.Json.Nodes.JsonNode.Parse(header.ConfigJson)!.AsObject())
             Row(h, name, value?.ToString() ?? "");
         h.Append("</table>\n");
         // Counts the grids that loaded (for a person: broken images show; for the test: an attribute).

@@ -104,12 +104,30 @@ public sealed class TranslationRun : IDisposable
         return (t[steps / 2], t[0]);
     }
 
-    public void Save(string path) => Model.Save(path, new Dictionary<string, string>
+    /// <summary>Writes a checkpoint: the model's (<see cref="TranslationModel.Save"/>), both loaders' positions, the
+    /// data's description and the caller's <paramref name="metadata"/> (the tool's history of statistics, say).</summary>
+    public void Save(string path, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        ["loader_A"] = $"{LoaderA.Epoch},{LoaderA.BatchIndex}",
-        ["loader_B"] = $"{LoaderB.Epoch},{LoaderB.BatchIndex}",
-        ["data"] = Data.Description,
-    });
+        var m = new Dictionary<string, string>
+        {
+            ["loader_A"] = $"{LoaderA.Epoch},{LoaderA.BatchIndex}",
+            ["loader_B"] = $"{LoaderB.Epoch},{LoaderB.BatchIndex}",
+            ["data"] = Data.Description,
+        };
+        foreach (var (k, v) in metadata ?? new Dictionary<string, string>()) m.TryAdd(k, v);
+        Model.Save(path, m);
+    }
+
+    /// <summary>What each row of <see cref="Grid"/> shows, top to bottom.</summary>
+    public string GridRows => Model.Options.Model switch
+    {
+        "cyclegan" => "real A / G_A(A) / G_B(G_A(A)) / real B / G_B(B) / G_A(G_B(B))",
+        "pix2pix" => "input A / G(A) / target B",
+        "ae" => "input / reconstruction",
+        "ae-swap" => "A / Dec_A(E(A)) / Dec_B(E(A)), the swap / B / Dec_B(E(B)) / Dec_A(E(B)), the swap",
+        "vae" => "input / reconstruction / new samples / new samples",
+        _ => "",
+    };
 
     public void Load(string path)
     {
@@ -138,40 +156,6 @@ public sealed class TranslationRun : IDisposable
         var m = Create(d, o);
         m.Load(CheckpointFile.Load(path));
         return m;
-    }
-
-    /// <summary>
-    /// Trains to <see cref="TranslationOptions.Steps"/>, logging every <paramref name="logEvery"/>
-    /// steps, writing a grid every <paramref name="sampleEvery"/> and a checkpoint every
-    /// <paramref name="checkpointEvery"/> steps and at the end into <paramref name="outDir"/>.
-    /// </summary>
-    public void Train(string outDir, TextWriter log, long logEvery = 100, long sampleEvery = 1000, long checkpointEvery = 1000, Func<bool>? stop = null)
-    {
-        Directory.CreateDirectory(Path.Combine(outDir, "samples"));
-        Directory.CreateDirectory(Path.Combine(outDir, "checkpoints"));
-        var o = Model.Options;
-        var clock = Stopwatch.StartNew();
-        long first = Model.Step;
-        while (Model.Step < o.Steps && !(stop?.Invoke() ?? false))
-        {
-            Step();
-            long s = Model.Step;
-            if (s % logEvery == 0 || s == o.Steps)
-            {
-                var stats = Model.ReadStats();
-                double per = clock.Elapsed.TotalMilliseconds / (s - first);
-                log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{s}/{o.Steps}] {stats.Text()}  {per:F1} ms/step  ETA {TimeSpan.FromMilliseconds(per * (o.Steps - s)):hh\\:mm\\:ss}"));
-            }
-            if (s % sampleEvery == 0 || s == o.Steps) Grid(Path.Combine(outDir, "samples", $"step-{s:D8}.png"));
-            if (s % checkpointEvery == 0 || s == o.Steps)
-            {
-                string path = Path.Combine(outDir, "checkpoints", $"step-{s:D8}.safetensors");
-                Save(path);
-                string latest = Path.Combine(outDir, "checkpoints", "latest.safetensors");
-                File.Copy(path, latest + ".tmp", overwrite: true);       // then renamed: latest is never half written
-                File.Move(latest + ".tmp", latest, overwrite: true);
-            }
-        }
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using IlgpuGan.Cli;
 using IlgpuGan.Cli.Commands;
+using IlgpuGan.Cli.Runs;
 using IlgpuGan.Data;
 using IlgpuGan.Nn;
 using IlgpuGan.Tests.Cli;
@@ -188,6 +189,39 @@ public sealed class TranslationTests
         run.Save(tmp.File("ck.safetensors"));
         using var again = TranslationRun.LoadModel(d, tmp.File("ck.safetensors"));
         Assert.Equal(3, again.Step);
+    }
+
+    /// <summary>train-translation's loop writes report.html (charts, the held-out grids with what their rows show),
+    /// stops with a checkpoint when asked, and a resumed run's report goes on from the checkpoint's history.</summary>
+    [Fact]
+    public void TrainingWritesAReportWithTheGridsRowsAndResumesItsHistory()
+    {
+        using var tmp = new TempFolder();
+        var o = Tiny("ae") with { Steps = 6 };
+        var data = BuiltIn(paired: true);
+        string outDir = tmp.File("run"), report = Path.Combine(outDir, Report.FileName), latest = Path.Combine(outDir, "checkpoints", "latest.safetensors");
+        using (var d = Device.Create(AcceleratorKind.Cpu, 1))
+        using (var run = new TranslationRun(d, o, data))
+            Assert.False(TranslationTraining.Run(run, outDir, "cpu", new RunHistory(), TextWriter.Null, 1, 2, () => run.Model.Step >= 3));
+        string html = File.ReadAllText(report);
+        Assert.Contains("stopped at step 3", html);
+        Assert.Contains("Rows, top to bottom: input / reconstruction.", html);
+        Assert.Contains("samples/step-00000002.png", html);
+        Assert.Contains("<svg", html);
+        var history = TranslationTraining.HistoryOf(latest);
+        Assert.Equal([1L, 2, 3], history.Points.Select(p => p.Step));
+        Assert.Equal(3, IlgpuGan.Recipes.CheckpointFile.Load(latest).Step);
+
+        using (var d = Device.Create(AcceleratorKind.Cpu, 1))
+        using (var run = new TranslationRun(d, o, data))
+        {
+            run.Load(latest);
+            Assert.True(TranslationTraining.Run(run, outDir, "cpu", history, TextWriter.Null, 1, 2, () => false));
+        }
+        html = File.ReadAllText(report);
+        Assert.Contains("finished", html);
+        foreach (int s in new[] { 2, 4, 6 }) Assert.Contains($"samples/step-{s:D8}.png", html);
+        Assert.Equal([1L, 2, 3, 4, 5, 6], TranslationTraining.HistoryOf(latest).Points.Select(p => p.Step));
     }
 
     [Fact]
