@@ -17,7 +17,8 @@ public static class Benchmarks
 
     /// <param name="steps">Timed training steps of the W- workloads; 0 takes the CPU peer's counts
     /// (shared/bench/torchsharp: W-MLP 200, W-DCGAN28 60, W-DCGAN64 10, W-WGANGP28 30) on a CPU, 100 on a GPU.</param>
-    public static void Run(Device device, IEnumerable<string> names, TextWriter output, int steps = 0)
+    /// <param name="batch">A batch for the W- workloads instead of WORKLOADS.md's (the kernel workloads ignore it).</param>
+    public static void Run(Device device, IEnumerable<string> names, TextWriter output, int steps = 0, int? batch = null)
     {
         string dev = device.Kind.ToString().ToLowerInvariant();
         // A CPU, or an OpenCL CPU device (PoCL): WORKLOADS.md's CPU sizes and step counts.
@@ -31,7 +32,7 @@ public static class Benchmarks
                 {
                     var workload = GanWorkload.Find(upper);
                     int n = steps > 0 ? steps : cpu ? workload.CpuSteps : 100;
-                    output.WriteLine(workload.Time(device, n).Format(dev));
+                    output.WriteLine(workload.Time(device, n, batch: batch).Format(dev));
                     break;
                 }
                 case "K-GEMM":

@@ -32,13 +32,15 @@ public sealed record GanWorkload(string Name, ModelSpec Model, Objective Loss, i
     /// <summary>
     /// Times training steps as WORKLOADS.md defines them: a fixed random real batch in [-1, 1] on
     /// the device, <paramref name="warmup"/> untimed steps, the device synchronised before every
-    /// clock read; the median and the fastest step are reported.
+    /// clock read; the median and the fastest step are reported. <paramref name="batch"/> replaces
+    /// WORKLOADS.md's batch (the line then also carries the batch and images per second, as the peer's <c>--batch</c> does).
     /// </summary>
-    public StepTiming Time(Device device, int steps, int warmup = 5)
+    public StepTiming Time(Device device, int steps, int warmup = 5, int? batch = null)
     {
         if (steps < 1) throw new ArgumentOutOfRangeException(nameof(steps), "Time at least one step.");
-        using var recipe = Create(device);
-        using var real = device.Persistent(new Shape([Batch, .. Model.SampleShape]));
+        if (batch is < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "The batch must be at least 1.");
+        using var recipe = Create(device, batch);
+        using var real = device.Persistent(new Shape([batch ?? Batch, .. Model.SampleShape]));
         device.Kernels.Uniform(real.View, device.Random.Next(real.Length), -1, 1);
         for (int i = 0; i < warmup; i++) recipe.TrainStep(() => real);
         device.Synchronize();
@@ -54,15 +56,20 @@ public sealed record GanWorkload(string Name, ModelSpec Model, Objective Loss, i
         }
         var stats = recipe.ReadStats();
         Array.Sort(times);
-        return new StepTiming(this, times[steps / 2], times[0], steps, device.Pool.Allocations - allocations, device.Pool.PeakInUseBytes, stats);
+        return new StepTiming(this, times[steps / 2], times[0], steps, device.Pool.Allocations - allocations, device.Pool.PeakInUseBytes, stats, batch);
     }
 }
 
 /// <summary>The result of <see cref="GanWorkload.Time"/>, printed in torch_workloads.py's form with the
 /// fastest step beside the median.</summary>
-public sealed record StepTiming(GanWorkload Workload, double MedianMs, double MinMs, int Steps, long AllocationsAfterWarmup, long PeakDeviceBytes, StepStats Last)
+public sealed record StepTiming(GanWorkload Workload, double MedianMs, double MinMs, int Steps, long AllocationsAfterWarmup, long PeakDeviceBytes, StepStats Last,
+    int? Batch = null)
 {
+    /// <summary>Images per second: the batch times steps per second (a W-WGANGP28 step is 5 critic updates and one G update, each on a batch).</summary>
+    public double ImagesPerSecond => (Batch ?? Workload.Batch) * 1000 / MedianMs;
+
     public string Format(string device) =>
         $"{Workload.Name} device={device} steps_per_s={1000 / MedianMs:F2} ms_per_step={MedianMs:F2} ms_min={MinMs:F2} steps={Steps} " +
+        (Batch is { } b ? $"batch={b} images_per_s={ImagesPerSecond:F1} " : "") +
         $"allocations_after_warmup={AllocationsAfterWarmup} peak_device_bytes={PeakDeviceBytes}";
 }

@@ -219,3 +219,24 @@ public sealed class SampleCommandTests
         Assert.NotEqual(File.ReadAllBytes(tmp.File("one-by-one/sample-0000.png")), File.ReadAllBytes(tmp.File("one-by-one/sample-0001.png")));
     }
 }
+
+/// <summary><c>bench</c>: WORKLOADS.md's lines, and at another <c>--batch</c> the peer's extra fields.</summary>
+public sealed class BenchCommandTests
+{
+    [Fact]
+    public void BatchGivesImagesPerSecondAndBadValuesAreOneLine()
+    {
+        using var tmp = new TempFolder();
+        var r = CliTestSupport.Run(tmp.Path, "bench", "W-MLP", "--steps", "2", "--batch", "16", "-a", "cpu");
+        Assert.True(r.ExitCode == 0, r.Err);
+        var line = r.Out.Split('\n').Single(l => l.StartsWith("W-MLP ", StringComparison.Ordinal));
+        Assert.Contains(" steps=2 batch=16 images_per_s=", line);
+        double stepsPerS = double.Parse(line.Split(' ').Single(f => f.StartsWith("steps_per_s=", StringComparison.Ordinal))["steps_per_s=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        double images = double.Parse(line.Split(' ').Single(f => f.StartsWith("images_per_s=", StringComparison.Ordinal))["images_per_s=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(images / stepsPerS, 15.5, 16.5);
+
+        var bad = CliTestSupport.Run(tmp.Path, "bench", "W-MLP", "--batch", "0");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("--batch must be at least 1; got 0", bad.Err);
+    }
+}
