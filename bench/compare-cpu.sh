@@ -5,6 +5,8 @@
 #   bench/compare-cpu.sh [WORKLOAD...]   (default: W-MLP W-DCGAN28 W-WGANGP28 K-GEMM K-CONV K-CONVT)
 # Both count the same steps after 5 warm-up ones (W-MLP 200, W-DCGAN28 60, W-DCGAN64 10, W-WGANGP28 30: the peer's);
 # both lines carry the median (ms_per_step) and the fastest step (ms_min).
+# BATCHES="16 64 256" also runs each GAN workload at those batches (`--batch` on both sides; the lines then carry
+# batch= and images_per_s=): issue 15's cost-against-work curves. bench/batch-curve.sh draws them.
 # Needs gcc and patchelf for the peer's Debian 12 shim (apt-get install -y patchelf).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,9 +30,13 @@ tuned='glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=2147483
   echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   for round in $(seq "$rounds"); do
     for w in "${workloads[@]}"; do
-      echo "# round $round $w"
-      ILGPUGAN_ACCELERATOR=cpu dotnet "$tool" bench "$w" | grep -v '^#' | sed 's/^/ilgpugan /'
-      (cd "$peer" && GLIBC_TUNABLES=$tuned dotnet bin/Release/net10.0/TorchSharpBench.dll "$w") | grep -E "^$w" | sed 's/^/torchsharp /'
+      batches=(""); [[ $w == W-* && -n "${BATCHES:-}" ]] && read -r -a batches <<<"$BATCHES"
+      for b in "${batches[@]}"; do
+        opt=(); [ -n "$b" ] && opt=(--batch "$b")
+        echo "# round $round $w ${opt[*]}"
+        ILGPUGAN_ACCELERATOR=cpu dotnet "$tool" bench "$w" "${opt[@]}" | grep -v '^#' | sed 's/^/ilgpugan /'
+        (cd "$peer" && GLIBC_TUNABLES=$tuned dotnet bin/Release/net10.0/TorchSharpBench.dll "$w" "${opt[@]}" --no-write --no-wait) | grep -E "^$w" | sed 's/^/torchsharp /'
+      done
     done
   done
 } | tee -a "$out"
