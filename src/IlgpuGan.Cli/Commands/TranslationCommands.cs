@@ -25,7 +25,7 @@ public static class TranslationCommands
 
     private static Command Train()
     {
-        var model = new Option<string>("--model", "-m") { Description = "cyclegan, pix2pix, ae, ae-swap or vae.", DefaultValueFactory = _ => "cyclegan", HelpName = "name" };
+        var model = new Option<string>("--model", "-m") { Description = string.Join("; ", IlgpuGan.Recipes.ModelRegistry.Translation.Select(m => $"{m.Name}: {m.Description}")) + ".", DefaultValueFactory = _ => "cyclegan", HelpName = "name" };
         var data = new Option<string?>("--data", "-d") { Description = "builtin (the digit pair, default), a CycleGAN folder (trainA, trainB, testA, testB) or, for pix2pix, a folder of A|B images.", HelpName = "dir" };
         var dataA = new Option<string?>("--data-a") { Description = "A folder of domain A images.", HelpName = "dir" };
         var dataB = new Option<string?>("--data-b") { Description = "A folder of domain B images (pix2pix: the same file names as --data-a).", HelpName = "dir" };

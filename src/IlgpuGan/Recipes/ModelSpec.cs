@@ -4,6 +4,11 @@ using IlgpuGan.Nn;
 
 namespace IlgpuGan.Recipes;
 
+/// <summary>A translation or autoencoder model (<see cref="ModelRegistry.Translation"/>): its name, what it is, its
+/// defaults (for the built-in digit pair, or for folder data) and how to build it on a device.</summary>
+public sealed record TranslationSpec(string Name, string Description, Func<bool, Translation.TranslationOptions> DefaultsFor,
+    Func<Device, Translation.TranslationOptions, Translation.TranslationModel> Create);
+
 /// <summary>A model's training defaults for one objective.</summary>
 public sealed record TrainDefaults(int Batch, long Steps, long SampleEvery, long CheckpointEvery, TrainingOptions Options);
 

@@ -14,38 +14,14 @@ namespace IlgpuGan.Translation;
 /// </summary>
 public sealed class TranslationRun : IDisposable
 {
-    public static readonly IReadOnlyList<string> Models = ["cyclegan", "pix2pix", "ae", "ae-swap", "vae"];
+    /// <summary>The translation and autoencoder models' names (<see cref="ModelRegistry.Translation"/>).</summary>
+    public static IReadOnlyList<string> Models => ModelRegistry.Translation.Select(m => m.Name).ToList();
 
-    /// <summary>The model's defaults: for the built-in digit pair, sized to train on a 2-core CPU
-    /// in minutes; for real data, the papers' sizes (256x256 RGB, batch 1, 200 epochs' worth of
-    /// steps is left to --steps).</summary>
-    public static TranslationOptions Defaults(string model, bool builtIn) => model switch
-    {
-        "cyclegan" => builtIn
-            ? new TranslationOptions { Model = model, Size = 28, Channels = 1, Ngf = 8, Ndf = 8, Blocks = 6, DLayers = 2, Steps = 6000, DecayFrom = 3000 }
-            : new TranslationOptions { Model = model, Size = 256, Channels = 3, Ngf = 64, Ndf = 64, Blocks = 9, DLayers = 3, Steps = 200_000, DecayFrom = 100_000 },
-        "pix2pix" => builtIn
-            ? new TranslationOptions { Model = model, Size = 32, Channels = 1, Ngf = 8, Ndf = 8, UnetDowns = 5, DLayers = 2, Steps = 3000, DecayFrom = 1500 }
-            : new TranslationOptions { Model = model, Size = 256, Channels = 3, Ngf = 64, Ndf = 64, UnetDowns = 8, DLayers = 3, Steps = 200_000, DecayFrom = 100_000 },
-        "ae" or "ae-swap" or "vae" => new TranslationOptions
-        {
-            Model = model, Size = 28, Channels = 1, Batch = 64, Lr = 1e-3, Beta1 = 0.9, Beta2 = 0.999,
-            Steps = model == "vae" ? 3000 : 2000, DecayFrom = model == "vae" ? 3000 : 2000, Latent = model == "vae" ? 16 : 32,
-            // The built-in pair's domains differ in tone (B is negative): half the encoder's inputs are shown inverted.
-            InvertAugment = model == "ae-swap" && builtIn ? 0.5f : 0f,
-        },
-        _ => throw new ArgumentException($"Unknown model '{model}': use {string.Join(", ", Models)}."),
-    };
+    /// <summary>The model's defaults (<see cref="TranslationSpec.DefaultsFor"/>).</summary>
+    public static TranslationOptions Defaults(string model, bool builtIn) => ModelRegistry.GetTranslation(model).DefaultsFor(builtIn);
 
-    public static TranslationModel Create(Device d, TranslationOptions o) => o.Model switch
-    {
-        "cyclegan" => CycleGan.Create(d, o),
-        "pix2pix" => Pix2Pix.Create(d, o),
-        "ae" => Autoencoder.Create(d, o),
-        "ae-swap" => SwapAutoencoder.Create(d, o),
-        "vae" => Vae.Create(d, o),
-        _ => throw new ArgumentException($"Unknown model '{o.Model}': use {string.Join(", ", Models)}."),
-    };
+    /// <summary>The model <paramref name="o"/> names, built on <paramref name="d"/>.</summary>
+    public static TranslationModel Create(Device d, TranslationOptions o) => ModelRegistry.GetTranslation(o.Model).Create(d, o);
 
     public Device Device { get; }
     public TranslationModel Model { get; }
