@@ -114,34 +114,46 @@ public static class SampleCommand
         using var device = Device.Create(kind, (ulong)seed);
         using var g = model.BuildGenerator(device, classes);
         ck.Contents.LoadModule(g, "G");
+        return Generate(device, g, model, count, seed, labels, sameNoisePerColumn);
+    }
+
+    /// <summary>As above, for a G already on <paramref name="device"/> (a training run's: its mode is put back after,
+    /// and its random stream is not touched: the latents come from stream (seed, 0)). Conditional models need labels.</summary>
+    public static float[] Generate(Device device, Nn.Module g, ModelSpec model, int count, int seed, float[]? labels = null, int sameNoisePerColumn = 0)
+    {
+        bool training = g.Training;
         g.Eval();
-        var result = new float[(long)count * model.SampleSize];
-        using var noise = device.Persistent(model.LatentShape(count, model.LatentSize));
-        if (sameNoisePerColumn > 0)
+        try
         {
-            int k = sameNoisePerColumn;
-            long row = (long)k * model.LatentSize;
-            device.Kernels.Normal(noise.View.SubView(0, row), new RandomState((ulong)(uint)seed, 0), 0f, 1f);
-            for (long at = row; at < noise.Length; at += row)
-                device.Kernels.Copy(noise.View.SubView(0, Math.Min(row, noise.Length - at)), noise.View.SubView(at, Math.Min(row, noise.Length - at)));
-        }
-        else device.Kernels.Normal(noise.View, new RandomState((ulong)(uint)seed, 0), 0f, 1f);
-        using var labelTensor = labels is null ? null : device.Persistent(new Shape(count), labels);
-        const int chunk = 256;
-        for (int start = 0; start < count; start += chunk)
-        {
-            int n = Math.Min(chunk, count - start);
-            using (device.Tape.NoGrad())
+            var result = new float[(long)count * model.SampleSize];
+            using var noise = device.Persistent(model.LatentShape(count, model.LatentSize));
+            if (sameNoisePerColumn > 0)
             {
-                var z = noise.View.SubView((long)start * model.LatentSize, (long)n * model.LatentSize);
-                var zt = device.Wrap(z, model.LatentShape(n, model.LatentSize));
-                var out_ = g is Nn.ConditionalModule c
-                    ? c.Forward(zt, device.Wrap(labelTensor!.View.SubView(start, n), new Shape(n)))
-                    : g.Forward(zt);
-                out_.ToArray().CopyTo(result, (long)start * model.SampleSize);
+                int k = sameNoisePerColumn;
+                long row = (long)k * model.LatentSize;
+                device.Kernels.Normal(noise.View.SubView(0, row), new RandomState((ulong)(uint)seed, 0), 0f, 1f);
+                for (long at = row; at < noise.Length; at += row)
+                    device.Kernels.Copy(noise.View.SubView(0, Math.Min(row, noise.Length - at)), noise.View.SubView(at, Math.Min(row, noise.Length - at)));
             }
-            device.Tape.EndStep();
+            else device.Kernels.Normal(noise.View, new RandomState((ulong)(uint)seed, 0), 0f, 1f);
+            using var labelTensor = labels is null ? null : device.Persistent(new Shape(count), labels);
+            const int chunk = 256;
+            for (int start = 0; start < count; start += chunk)
+            {
+                int n = Math.Min(chunk, count - start);
+                using (device.Tape.NoGrad())
+                {
+                    var z = noise.View.SubView((long)start * model.LatentSize, (long)n * model.LatentSize);
+                    var zt = device.Wrap(z, model.LatentShape(n, model.LatentSize));
+                    var out_ = g is Nn.ConditionalModule c
+                        ? c.Forward(zt, device.Wrap(labelTensor!.View.SubView(start, n), new Shape(n)))
+                        : g.Forward(zt);
+                    out_.ToArray().CopyTo(result, (long)start * model.SampleSize);
+                }
+                device.Tape.EndStep();
+            }
+            return result;
         }
-        return result;
+        finally { g.Train(training); }
     }
 }

@@ -62,6 +62,9 @@ public static class TrainCommand
     };
     private static readonly Option<bool> LogMemory = new("--log-memory")
     { Description = "At every checkpoint, print the process's memory (RSS, GC heap) and the device pool's (reserved, in use, allocations): scripts/soak.sh reads it." };
+    private static readonly Option<long?> EvalEvery = new("--eval-every")
+    { Description = "Every n steps (and at the last), score G's samples with the shipped MNIST classifier (FID, KID, classes covered: charts in report.html) and keep the lowest-FID checkpoint as checkpoints/best.safetensors (28x28 grey models; default off).", HelpName = "n" };
+    private static readonly Option<int?> EvalSamples = new("--eval-samples") { Description = "Samples scored at each --eval-every (default 2,000; at least 129).", HelpName = "n" };
     private static readonly Option<bool> DryRun = new("--dry-run") { Description = "Set everything up, train one step, print its losses and exit; writes nothing." };
     private static readonly Option<string> ProgressMode = new("--progress")
     {
@@ -75,7 +78,7 @@ public static class TrainCommand
         var cmd = new Command("train", "Train a GAN. Writes fixed-noise grids (samples/), checkpoints (checkpoints/), config.json and report.html to the output folder. " +
                                        "Ctrl-C or SIGTERM writes a checkpoint and exits (130/143); --resume continues exactly where it stopped.");
         foreach (Option o in new Option[] { Model, Loss, Data, Steps, Epochs, Batch, OptimizerName, Lr, LrG, LrD, Beta1, Beta2, DSteps, CriticSchedule, Clip, GpLambda, Seed, Accelerator, Out,
-                                            SampleEvery, CheckpointEvery, Keep, LogEvery, BadImages, StopOnDivergence, Resume, DryRun, ProgressMode, LogMemory })
+                                            SampleEvery, CheckpointEvery, Keep, LogEvery, BadImages, StopOnDivergence, EvalEvery, EvalSamples, Resume, DryRun, ProgressMode, LogMemory })
             cmd.Options.Add(o);
         cmd.SetAction(Run);
         return cmd;
@@ -217,6 +220,8 @@ public static class TrainCommand
             LogEvery = Given(LogEvery) ?? c.LogEvery,
             BadImages = GivenS(BadImages) ?? c.BadImages,
             StopOnDivergence = p.GetResult(StopOnDivergence) is { Implicit: false } ? p.GetValue(StopOnDivergence) : !resuming ? false : c.StopOnDivergence,
+            EvalEvery = Given(EvalEvery) ?? c.EvalEvery,
+            EvalSamples = Given(EvalSamples) ?? c.EvalSamples,
         };
     }
 }

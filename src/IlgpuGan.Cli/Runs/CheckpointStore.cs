@@ -14,13 +14,25 @@ namespace IlgpuGan.Cli.Runs;
 /// </summary>
 public sealed partial class CheckpointStore(string folder)
 {
-    public const string LatestName = "latest.safetensors", LastGoodName = "last-good.safetensors";
+    public const string LatestName = "latest.safetensors", LastGoodName = "last-good.safetensors", BestName = "best.safetensors";
 
     public string Folder { get; } = Path.GetFullPath(folder);
     public string LatestPath => Path.Combine(Folder, LatestName);
     /// <summary>A symbolic link to the newest checkpoint whose values were sane (<see cref="IlgpuGan.Recipes.DivergenceGuard"/>);
     /// never pruned while it is named there.</summary>
     public string LastGoodPath => Path.Combine(Folder, LastGoodName);
+
+    /// <summary>A symbolic link to the checkpoint of the lowest FID (<c>train --eval-every</c>); never pruned while it is named there.</summary>
+    public string BestPath => Path.Combine(Folder, BestName);
+
+    /// <summary>The file <c>best</c> names (resolved), or null.</summary>
+    public string? BestFile()
+    {
+        var info = new FileInfo(BestPath);
+        if (info.LinkTarget is not { } target) return null;
+        string file = Path.GetFullPath(Path.Combine(Folder, target));
+        return File.Exists(file) ? file : null;
+    }
 
     public static string FileName(long step) => $"step-{step.ToString("D8", CultureInfo.InvariantCulture)}.safetensors";
 
@@ -88,9 +100,10 @@ public sealed partial class CheckpointStore(string folder)
     private void Prune(long current, int keep)
     {
         string? good = LastGoodFile() is { } g ? Path.GetFullPath(g) : null;
+        string? best = BestFile() is { } b ? Path.GetFullPath(b) : null;
         foreach (var (_, path) in List().Where(c => c.Step <= current).Skip(Math.Max(1, keep)))
         {
-            if (Path.GetFullPath(path) == good) continue;
+            if (Path.GetFullPath(path) == good || Path.GetFullPath(path) == best) continue;
             try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         }
     }

@@ -49,6 +49,12 @@ public sealed record RunConfig
     /// <summary>Stop (exit code 3) when the divergence guard finds an explosion, a gradient spike or a pinned D,
     /// instead of warning (<c>--stop-on-divergence</c>; a resumed run may change it).</summary>
     public bool StopOnDivergence { get; init; }
+    /// <summary>Above 0: every this many steps (and at the last), score <see cref="EvalSamples"/> samples of G with the
+    /// shipped classifier (FID, KID, classes covered: charts in report.html) and keep the lowest-FID checkpoint as
+    /// <c>checkpoints/best.safetensors</c> (<c>--eval-every</c>).</summary>
+    public long EvalEvery { get; init; }
+    /// <summary>Samples scored at each <see cref="EvalEvery"/> (<c>--eval-samples</c>, default 2,000).</summary>
+    public int EvalSamples { get; init; } = 2000;
     /// <summary>Samples in each fixed-noise grid.</summary>
     public int SampleCount { get; init; } = 64;
 

@@ -51,6 +51,7 @@ public sealed class TrainRun
 
         // What can be refused before the output folder is touched is refused here, so a mistake leaves no empty folder behind.
         Session.CheckBatch(c.Batch, data);
+        if (c.EvalEvery > 0 && TrainingEval.Unsupported(model) is { } cannot) throw new CliException(cannot);
         if (ResumeFrom is { } from && from.Step > c.Steps)
             throw new CliException($"The checkpoint {from.Path} is at step {from.Step:N0}, past --steps {c.Steps:N0}: give a --steps above {from.Step:N0} " +
                                    "to train further (nothing was changed).");
@@ -124,7 +125,10 @@ public sealed class TrainRun
         using var probe = new NormProbe(s.Recipe);
         var warnings = new List<string>();
         string? lastGood = store.LastGoodFile() ?? store.LatestFile();     // a run from before the link: its latest passed the NaN check
-        void WriteReport(ReportStatus status) => Report.Write(outFolder, c, device, data.Description, History, s.Recipe.Statistics, s.Recipe.Step, status,
+        using var eval = c.EvalEvery > 0 ? new TrainingEval(s, c.EvalSamples) : null;
+        var statistics = eval is null ? s.Recipe.Statistics : [.. s.Recipe.Statistics, .. TrainingEval.Statistics];
+        double bestFid = TrainingEval.BestFid(History);
+        void WriteReport(ReportStatus status) => Report.Write(outFolder, c, device, data.Description, History, statistics, s.Recipe.Step, status,
             History.SampleSteps.Select(SampleName), RealFile, warnings);
         WriteReport(new ReportStatus("training", true));
 
@@ -190,10 +194,28 @@ public sealed class TrainRun
                         model.SaveGrid(Path.Combine(outFolder, SampleName(step)), s.SampleFixed(), s.FixedCount, s.FixedPerRow);
                         if (!History.SampleSteps.Contains(step)) History.SampleSteps.Add(step);
                     }
-                    if (checkpoint)
+                    // The evaluation comes before the checkpoint of its step, so the history that checkpoint keeps holds its figures.
+                    bool best = false;
+                    if (eval is not null && (step % c.EvalEvery == 0 || last))
+                    {
+                        var f = eval.Run();
+                        var values = TrainingEval.Values(f).ToDictionary(x => x.Name, x => x.Value);
+                        if (History.Points.Count > 0 && History.Points[^1].Step == step)
+                        {
+                            foreach (var (k, v) in History.Points[^1].Values) values.TryAdd(k, v);
+                            History.Points[^1] = new HistoryPoint(step, values);
+                        }
+                        else History.Points.Add(new HistoryPoint(step, values));
+                        best = f.Fid < bestFid && guard.ValuesSane;
+                        if (best) bestFid = f.Fid;
+                        u.Message(string.Create(CultureInfo.InvariantCulture, $"step {step:N0}: FID {f.Fid:F2}, KID {f.Kid.Mean:F4}, {f.Classes.Covered} classes covered ({f.Samples:N0} samples, {f.Elapsed.TotalSeconds:F1} s)") +
+                                  (best ? $": the best so far, checkpoints/{CheckpointStore.BestName}" : ""));
+                    }
+                    if (checkpoint || best)
                     {
                         string path = Save();
                         lastCheckpoint = step;
+                        if (best) AtomicFile.PointLink(store.BestPath, path);
                         u.Message($"step {step:N0}: checkpoint {Path.GetRelativePath(outFolder, path)}" + (guard.ValuesSane ? "" : " (exploded values: not the last good one)"));
                         if (LogMemory) u.Message(MemoryLine(step, s.Device));
                     }
@@ -257,6 +279,10 @@ public sealed class TrainRun
         Positive(c.Keep, "--keep");
         Positive(c.LogEvery, "--log-every");
         Positive(c.SampleCount, "--sample-count");
+        if (c.EvalEvery < 0) throw new CliException($"--eval-every must be at least 1 (or absent); got {c.EvalEvery}.");
+        int needed = Evaluation.Metrics.SamplesNeeded(Evaluation.Classifier.FeatureSize);
+        if (c.EvalEvery > 0 && c.EvalSamples < needed)
+            throw new CliException($"--eval-samples must be at least {needed} (FID needs a covariance of full rank over {Evaluation.Classifier.FeatureSize} features); got {c.EvalSamples}.");
         PositiveD(c.LrG, "--lr-g");
         PositiveD(c.LrD, "--lr-d");
         if (c.Optimizer == "adam")
