@@ -52,6 +52,11 @@ public static class EvalCommand
         int? samples = p.GetValue(Samples);
         if (samples is < 1) throw new CliException($"--samples must be at least 1; got {samples}.");
         var kind = Device.ParseKind(p.GetValue(Accelerator));
+        if (PointModelFigures(input, samples, p.GetValue(Seed), kind) is { } line)
+        {
+            Console.Out.WriteLine(line);
+            return ExitCodes.Ok;
+        }
 
         string classifierPath = p.GetValue(ClassifierFile) ?? Classifier.ShippedPath
             ?? throw new CliException($"no classifier: models/{Classifier.ShippedFileName} is not beside the tool; give --classifier FILE (see train-classifier).");
@@ -146,6 +151,23 @@ public static class EvalCommand
         }
         string runFolder = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(input))!)!;
         return FromCheckpoint(input, samples ?? 10_000, seed, kind, Path.Combine(runFolder, "eval.json"));
+    }
+
+    /// <summary>A run or checkpoint of a model with its own mode figures (grid25): its figures for N samples (default
+    /// 2,500, PacGAN's count) and a scatter plot beside the run; null for anything else.</summary>
+    private static string? PointModelFigures(string input, int? samples, int seed, AcceleratorKind kind)
+    {
+        bool checkpointLike = input.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || Directory.Exists(Path.Combine(input, "checkpoints"));
+        if (!checkpointLike || !(File.Exists(input) || Directory.Exists(input))) return null;
+        var ck = CheckpointStore.LoadToRead(input);
+        var model = ModelRegistry.Get(ck.Config.Model);
+        if (model.Figures is null) return null;
+        int count = samples ?? 2500;
+        var points = SampleCommand.Generate(ck, model, count, seed, kind);
+        string folder = File.Exists(input) ? Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(input))!)! : input;
+        string plot = Path.Combine(folder, "eval-points.png");
+        model.SaveGrid(plot, points, count);
+        return $"{model.Name} at step {ck.Step:N0} ({ck.Path}), {count:N0} samples, seed {seed}: {model.Figures(points, count)}; scatter plot {plot}";
     }
 
     private static Source FromCheckpoint(string path, int count, int seed, AcceleratorKind kind, string defaultOut)

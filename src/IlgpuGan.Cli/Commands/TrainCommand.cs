@@ -109,7 +109,7 @@ public static class TrainCommand
             {
                 Model = model.Name, Loss = loss.Name(), Optimizer = o.Optimizer, Data = model.DefaultData, Steps = d.Steps, Batch = d.Batch,
                 LrG = o.LrG, LrD = o.LrD, Beta1 = o.Beta1, Beta2 = o.Beta2, DSteps = o.NCritic, CriticSchedule = o.Schedule.Name(),
-                Clip = o.Clip, GpLambda = o.GpLambda, SampleEvery = d.SampleEvery, CheckpointEvery = d.CheckpointEvery,
+                Clip = o.Clip, GpLambda = o.GpLambda, SampleEvery = d.SampleEvery, CheckpointEvery = d.CheckpointEvery, SampleCount = model.SampleCount,
             }, p, resuming: false);
             if (config.Data.Length == 0 && p.GetValue(DryRun)) config = config with { Data = Datasets.Fake };   // dcgan64 --dry-run
             outFolder ??= Path.Combine("out", model.Name);

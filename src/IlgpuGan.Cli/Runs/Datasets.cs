@@ -57,7 +57,7 @@ public sealed record Dataset(string Description, int Count, int[] SampleShape, f
 /// </summary>
 public static class Datasets
 {
-    public const string Mnist = "mnist", Fake = "fake", Curves = "curves";
+    public const string Mnist = "mnist", Fake = "fake", Curves = "curves", Grid25 = "grid25";
 
     /// <summary>Where the tool finds the bundled MNIST subset.</summary>
     public static string BundledMnistFolder => MnistDataset.DefaultFolder;
@@ -73,6 +73,7 @@ public static class Datasets
             Mnist => LoadBundledMnist(),
             Fake => FakeData(model.SampleShape, Math.Max(1024, minimumCount), seed),
             Curves => CurveData(8192, seed),
+            Grid25 => Floats($"25,600 points of the 25 Gaussians (sigma {Models.Grid25.Sigma:G3}) on a 5x5 grid in [-1, 1]^2", Models.Grid25.Points(25_600, seed), 25_600, [2]),
             _ => LoadPath(spec, model, badImages, log ?? TextWriter.Null),
         };
         if (!data.SampleShape.SequenceEqual(model.SampleShape))
@@ -128,7 +129,7 @@ public static class Datasets
             }
             return ImageFolder(spec, model, badImages, log);
         }
-        throw new CliException($"Data not found: '{spec}' is neither mnist, fake, curves, nor an existing file or folder ({Path.GetFullPath(spec)}).");
+        throw new CliException($"Data not found: '{spec}' is neither mnist, fake, curves, grid25, nor an existing file or folder ({Path.GetFullPath(spec)}).");
     }
 
     /// <summary>A folder of images (PNG, JPEG, BMP, GIF, TGA; subfolders too), resized and centre-cropped to the

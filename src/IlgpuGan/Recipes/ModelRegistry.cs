@@ -23,6 +23,16 @@ public static class ModelRegistry
         ToyCurves.Generator, ToyCurves.Discriminator, ToyCurves.Ideas, Flat, [ToyCurves.Points], "curves",
         Defaults(batch: 64, bce: (3000, 250, 1e-3), wgan: 3000, wganGp: 3000, sampleEvery: 250, wganGpBeta1: 0.5));
 
+    /// <summary>grid25: the 2-D grid of 25 Gaussians (mode collapse made visible; <see cref="Models.Grid25"/>).</summary>
+    public static ModelSpec Grid25 { get; } = new("grid25", "the 2-D grid of 25 Gaussians (Unrolled GAN, VEEGAN, PacGAN): modes covered, high-quality share, a scatter plot",
+        Models.Grid25.Generator, Models.Grid25.Discriminator, Models.Grid25.LatentSize, Flat, [2], "grid25",
+        Defaults(batch: 256, bce: (5000, 500, 1e-4), wgan: 5000, wganGp: 5000, sampleEvery: 500, wganGpBeta1: 0.5))
+    {
+        SampleCount = 2500,
+        ScatterPlot = (path, points, count) => Models.Grid25.SavePlot(path, points, count),
+        Figures = (points, count) => Models.Grid25.Figures(points, count).Text(),
+    };
+
     public static ModelSpec Mlp { get; } = new("mlp", "W-MLP: the multilayer-perceptron GAN for 28x28 digits (WORKLOADS.md)",
         d => Models.Mlp.Generator(d), d => Models.Mlp.Discriminator(d), LatentSize, Flat, [1, 28, 28], "mnist",
         Defaults(batch: 64, bce: (6000, 500, 2e-4), wgan: 4000, wganGp: 3000, sampleEvery: 500, wganGpBeta1: 0.5));
@@ -56,7 +66,7 @@ public static class ModelRegistry
         (d, k) => new Models.Acgan28.Generator(d, k), (d, k) => new Models.Acgan28.Discriminator(d, k), Dcgan.LatentShape,
         Defaults(batch: 64, bce: (3000, 250, 2e-4), wgan: 2000, wganGp: 1500, sampleEvery: 250, wganGpBeta1: 0.5), Objective.Bce);
 
-    public static IReadOnlyList<ModelSpec> All { get; } = [Toy, Mlp, Dcgan28, Dcgan64, CganMlp, Cdcgan28, Acgan28];
+    public static IReadOnlyList<ModelSpec> All { get; } = [Toy, Grid25, Mlp, Dcgan28, Dcgan64, CganMlp, Cdcgan28, Acgan28];
 
     private static ModelSpec Conditional(string name, string description, Func<Device, int, ConditionalModule> g, Func<Device, int, ConditionalModule> d,
         Func<int, int, Shape> latent, Func<Objective, TrainDefaults> defaults, Objective loss) =>

@@ -63,12 +63,27 @@ public sealed record ModelSpec(
         IsConditional ? ConditionalDiscriminator!(device, classes > 0 ? classes : Classes)
         : loss == Objective.WganGp && GpCritic is not null ? GpCritic(device) : Discriminator(device);
 
-    /// <summary>Writes <paramref name="count"/> samples as one PNG: a grid of images, or a plot of curves.</summary>
+    /// <summary>Points in each fixed-noise picture of a new run (the grid's cells; grid25: the scatter's points).</summary>
+    public int SampleCount { get; init; } = 64;
+
+    /// <summary>A model of 2-D points (grid25): draws samples as a scatter plot instead of a grid.</summary>
+    public Action<string, float[], int>? ScatterPlot { get; init; }
+
+    /// <summary>A model with its own mode-collapse figures (grid25: modes covered, high-quality share, KL): a line
+    /// for <c>count</c> samples, which the tool prints with each fixed-noise picture and <c>eval</c> prints.</summary>
+    public Func<float[], int, string>? Figures { get; init; }
+
+    /// <summary>Writes <paramref name="count"/> samples as one PNG: a grid of images, a scatter of points, or a plot of curves.</summary>
     public void SaveGrid(string path, ReadOnlySpan<float> samples, int count, int nrow = 8)
     {
         if (IsImage)
         {
             ImageGrid.SavePng(path, samples, count, SampleShape[0], SampleShape[1], SampleShape[2], nrow);
+            return;
+        }
+        if (ScatterPlot is not null)
+        {
+            ScatterPlot(path, samples[..(count * SampleSize)].ToArray(), count);
             return;
         }
         // Curves (the toy GAN): the real data's bounds in red, G's curves in blue.
