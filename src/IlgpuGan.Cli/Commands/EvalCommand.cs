@@ -162,12 +162,13 @@ public static class EvalCommand
         var ck = CheckpointStore.LoadToRead(input);
         var model = ModelRegistry.Get(ck.Config.Model);
         if (model.Figures is null) return null;
-        int count = samples ?? 2500;
+        int count = samples ?? model.FiguresSamples;
         var points = SampleCommand.Generate(ck, model, count, seed, kind);
         string folder = File.Exists(input) ? Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(input))!)! : input;
-        string plot = Path.Combine(folder, "eval-points.png");
-        model.SaveGrid(plot, points, count);
-        return $"{model.Name} at step {ck.Step:N0} ({ck.Path}), {count:N0} samples, seed {seed}: {model.Figures(points, count)}; scatter plot {plot}";
+        string plot = Path.Combine(folder, model.IsImage ? "eval-samples.png" : "eval-points.png");
+        int shown = model.IsImage ? Math.Min(count, 64) : count;
+        model.SaveGrid(plot, points, shown);
+        return $"{model.Name} at step {ck.Step:N0} ({ck.Path}), {count:N0} samples, seed {seed}: {model.Figures(points, count)}; {(model.IsImage ? "the first 64 in" : "scatter plot")} {plot}";
     }
 
     private static Source FromCheckpoint(string path, int count, int seed, AcceleratorKind kind, string defaultOut)

@@ -57,7 +57,7 @@ public sealed record Dataset(string Description, int Count, int[] SampleShape, f
 /// </summary>
 public static class Datasets
 {
-    public const string Mnist = "mnist", Fake = "fake", Curves = "curves", Grid25 = "grid25";
+    public const string Mnist = "mnist", Fake = "fake", Curves = "curves", Grid25 = "grid25", StackedMnist = "stacked-mnist";
 
     /// <summary>Where the tool finds the bundled MNIST subset.</summary>
     public static string BundledMnistFolder => MnistDataset.DefaultFolder;
@@ -73,6 +73,7 @@ public static class Datasets
             Mnist => LoadBundledMnist(),
             Fake => FakeData(model.SampleShape, Math.Max(1024, minimumCount), seed),
             Curves => CurveData(8192, seed),
+            StackedMnist => StackedData(25_600, seed),
             Grid25 => Floats($"25,600 points of the 25 Gaussians (sigma {Models.Grid25.Sigma:G3}) on a 5x5 grid in [-1, 1]^2", Models.Grid25.Points(25_600, seed), 25_600, [2]),
             _ => LoadPath(spec, model, badImages, log ?? TextWriter.Null),
         };
@@ -129,7 +130,7 @@ public static class Datasets
             }
             return ImageFolder(spec, model, badImages, log);
         }
-        throw new CliException($"Data not found: '{spec}' is neither mnist, fake, curves, grid25, nor an existing file or folder ({Path.GetFullPath(spec)}).");
+        throw new CliException($"Data not found: '{spec}' is neither mnist, fake, curves, grid25, stacked-mnist, nor an existing file or folder ({Path.GetFullPath(spec)}).");
     }
 
     /// <summary>A folder of images (PNG, JPEG, BMP, GIF, TGA; subfolders too), resized and centre-cropped to the
@@ -188,6 +189,16 @@ public static class Datasets
         var random = new Random(seed);
         for (int i = 0; i < data.Length; i++) data[i] = (float)(random.NextDouble() * 2 - 1);
         return Floats($"{count:N0} random samples (fake)", data, count, shape);
+    }
+
+    /// <summary>Stacked MNIST from the bundled digits: three independent digits as R, G, B, the same for a seed.</summary>
+    public static Dataset StackedData(int count, int seed)
+    {
+        string folder = BundledMnistFolder;
+        if (!Directory.Exists(folder))
+            throw new CliException($"The bundled MNIST digits are not beside the tool ({folder} is missing): stacked-mnist is made from them.");
+        var (images, _) = Evaluation.StackedMnist.Make(MnistDataset.Load(folder), count, seed);
+        return Floats($"{count:N0} stacked MNIST images (three of the bundled digits as R, G, B: 1,000 modes)", images, count, [3, 28, 28]);
     }
 
     /// <summary>The toy GAN's real curves a*x^2 + (a-1), a ~ U(1, 2), the same for a seed.</summary>

@@ -44,6 +44,27 @@ public static class ModelRegistry
         GpCritic = LayerNormCritic28,
     };
 
+    /// <summary>stacked28: W-DCGAN28's nets with three channels, on stacked MNIST (1,000 modes: <see cref="Evaluation.StackedMnist"/>).</summary>
+    public static ModelSpec Stacked28 { get; } = new("stacked28", "W-DCGAN28 with 3 channels on stacked MNIST (three digits as R, G, B: 1,000 modes; eval: modes covered, KL)",
+        d => Dcgan.Generator28(d, channels: 3), d => Dcgan.Discriminator28(d, channels: 3), LatentSize, Dcgan.LatentShape, [3, 28, 28], "stacked-mnist",
+        Defaults(batch: 64, bce: (3000, 250, 2e-4), wgan: 2000, wganGp: 1500, sampleEvery: 250, wganGpBeta1: 0.5))
+    {
+        GpCritic = d => LayerNormCritic28(d, 3),
+        FiguresEachPicture = false,
+        FiguresSamples = 26_000,
+        Figures = StackedFigures,
+    };
+
+    /// <summary>Stacked MNIST's figures with the shipped classifier (on the CPU): modes covered of 1,000 and KL to uniform.</summary>
+    private static string StackedFigures(float[] images, int count)
+    {
+        string path = Evaluation.Classifier.ShippedPath ?? throw new InvalidOperationException("stacked MNIST's figures need the shipped classifier (models/mnist-classifier.safetensors).");
+        using var device = Device.Create(AcceleratorKind.Cpu);
+        using var classifier = Evaluation.Classifier.Load(device, path);
+        var (covered, kl) = Evaluation.StackedMnist.Figures(Evaluation.StackedMnist.ModesOf(classifier, images, count));
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{covered} of {Evaluation.StackedMnist.Modes:N0} modes covered, KL to uniform {kl:F3}");
+    }
+
     public static ModelSpec Dcgan64 { get; } = new("dcgan64", "W-DCGAN64: the classic 64x64 RGB DCGAN (WORKLOADS.md); needs --data FOLDER or fake",
         d => Dcgan.Generator64(d), d => Dcgan.Discriminator64(d), LatentSize, Dcgan.LatentShape, [3, 64, 64], "",
         Defaults(batch: 128, bce: (5000, 250, 2e-4), wgan: 5000, wganGp: 5000, sampleEvery: 250, wganGpBeta1: 0));
@@ -66,7 +87,7 @@ public static class ModelRegistry
         (d, k) => new Models.Acgan28.Generator(d, k), (d, k) => new Models.Acgan28.Discriminator(d, k), Dcgan.LatentShape,
         Defaults(batch: 64, bce: (3000, 250, 2e-4), wgan: 2000, wganGp: 1500, sampleEvery: 250, wganGpBeta1: 0.5), Objective.Bce);
 
-    public static IReadOnlyList<ModelSpec> All { get; } = [Toy, Grid25, Mlp, Dcgan28, Dcgan64, CganMlp, Cdcgan28, Acgan28];
+    public static IReadOnlyList<ModelSpec> All { get; } = [Toy, Grid25, Mlp, Dcgan28, Stacked28, Dcgan64, CganMlp, Cdcgan28, Acgan28];
 
     private static ModelSpec Conditional(string name, string description, Func<Device, int, ConditionalModule> g, Func<Device, int, ConditionalModule> d,
         Func<int, int, Shape> latent, Func<Objective, TrainDefaults> defaults, Objective loss) =>
@@ -127,8 +148,10 @@ public static class ModelRegistry
             : $"Unknown model '{name}': use {string.Join(", ", Names)}; the translation and autoencoder models ({TranslationNames}) train with train-translation.");
 
     /// <summary>W-WGANGP28's critic (WORKLOADS.md): W-DCGAN28's D with its BatchNorm replaced by LayerNorm([128, 7, 7]).</summary>
-    public static Sequential LayerNormCritic28(Device d) => new(
-        new Conv2d(d, 1, 64, 4, 2, 1), new LeakyRelu(0.2f),                                       // (N, 64, 14, 14)
+    public static Sequential LayerNormCritic28(Device d) => LayerNormCritic28(d, 1);
+
+    public static Sequential LayerNormCritic28(Device d, int channels) => new(
+        new Conv2d(d, channels, 64, 4, 2, 1), new LeakyRelu(0.2f),                                       // (N, 64, 14, 14)
         new Conv2d(d, 64, 128, 4, 2, 1), new LayerNorm(d, [128, 7, 7]), new LeakyRelu(0.2f),        // (N, 128, 7, 7)
         new Conv2d(d, 128, 1, 7, 1, 0));                                                          // (N, 1, 1, 1) score
 

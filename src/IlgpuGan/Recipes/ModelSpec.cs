@@ -73,6 +73,12 @@ public sealed record ModelSpec(
     /// for <c>count</c> samples, which the tool prints with each fixed-noise picture and <c>eval</c> prints.</summary>
     public Func<float[], int, string>? Figures { get; init; }
 
+    /// <summary>Whether the tool prints <see cref="Figures"/> with each fixed-noise picture (false where they need many samples).</summary>
+    public bool FiguresEachPicture { get; init; } = true;
+
+    /// <summary>The samples <c>eval</c> draws for <see cref="Figures"/> (grid25: PacGAN's 2,500; stacked MNIST: its 26,000).</summary>
+    public int FiguresSamples { get; init; } = 2500;
+
     /// <summary>Writes <paramref name="count"/> samples as one PNG: a grid of images, a scatter of points, or a plot of curves.</summary>
     public void SaveGrid(string path, ReadOnlySpan<float> samples, int count, int nrow = 8)
     {

@@ -140,9 +140,9 @@ public sealed class RecipeTests
         Assert.Equal((0.0, 0.9), (gp64.Beta1, gp64.Beta2));
         var bce = ModelRegistry.Mlp.DefaultsFor(Objective.Bce);
         Assert.Equal((6000L, 2e-4, 0.5, 0.999, 1), (bce.Steps, bce.Options.LrG, bce.Options.Beta1, bce.Options.Beta2, bce.Options.NCritic));
-        Assert.Equal(["toy", "grid25", "mlp", "dcgan28", "dcgan64", "cgan-mlp", "cdcgan28", "acgan28"], ModelRegistry.Names);
+        Assert.Equal(["toy", "grid25", "mlp", "dcgan28", "stacked28", "dcgan64", "cgan-mlp", "cdcgan28", "acgan28"], ModelRegistry.Names);
         // The conditional models: 10 classes (MNIST's digits) and their objectives.
-        Assert.Equal([false, false, false, false, false, true, true, true], ModelRegistry.All.Select(m => m.IsConditional));
+        Assert.Equal([false, false, false, false, false, false, true, true, true], ModelRegistry.All.Select(m => m.IsConditional));
         Assert.Equal(Objective.Hinge, ModelRegistry.Cdcgan28.DefaultLoss);
         Assert.Equal((Objective.Bce, Objective.Bce, 10), (ModelRegistry.CganMlp.DefaultLoss, ModelRegistry.Acgan28.DefaultLoss, ModelRegistry.Acgan28.Classes));
     }
