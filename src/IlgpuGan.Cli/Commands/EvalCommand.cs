@@ -43,7 +43,14 @@ public static class EvalCommand
         return cmd;
     }
 
-    private sealed record Source(string Kind, string Description, float[] Images, int Count, string? Note, string DefaultOut);
+    private sealed record Source(string Kind, string Description, float[] Images, int Count, string? Note, string DefaultOut)
+    {
+        /// <summary>The checkpoint and model the samples came from (null for images).</summary>
+        public (LoadedCheckpoint Checkpoint, ModelSpec Model)? From { get; init; }
+    }
+
+    /// <summary>Samples per class of a conditional checkpoint's per-class accuracy (as class-check's default).</summary>
+    private const int PerClassSamples = 500;
 
     private static int Run(ParseResult p)
     {
@@ -100,6 +107,14 @@ public static class EvalCommand
         else Console.Error.WriteLine($"note: {against} has no t10k-* files: no real-data line.");
 
         PrintTable(sets.Select(s => s.Figures).ToList(), classifier.Classes);
+        // A conditional checkpoint: for each class c, the share of --class c samples the classifier labels c.
+        List<(string Name, double Share)>? perClass = null;
+        if (source.From is { Model.IsConditional: true } from)
+        {
+            perClass = ClassCheckCommand.Check(from.Checkpoint, from.Model, classifierPath, PerClassSamples, p.GetValue(Seed), kind);
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"per class ({PerClassSamples} samples of --class c each, labelled c): {string.Join(", ", perClass.Select(x => $"{x.Name} {100 * x.Share:F1} %"))}; lowest {100 * perClass.Min(x => x.Share):F1} %"));
+        }
         string output = p.GetValue(Out) ?? source.DefaultOut;
         string closest = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(output))!, Path.GetFileNameWithoutExtension(output) + "-closest.png");
         evaluator.SaveClosestPairs(closest, sets[0].Images, sets[0].Figures);
@@ -118,6 +133,7 @@ public static class EvalCommand
             ["k"] = Evaluator.K,
             ["sets"] = new JsonArray(sets.Select(s => (JsonNode)ToJson(s.Figures)).ToArray()),
             ["closest_pairs_png"] = closest,
+            ["per_class_accuracy"] = perClass is null ? null : new JsonObject(perClass.Select(x => KeyValuePair.Create(x.Name, (JsonNode?)JsonValue.Create(x.Share)))),
             ["seconds"] = new JsonObject
             {
                 ["load_or_generate"] = Math.Round(timeLoad.TotalSeconds, 2),
@@ -178,7 +194,7 @@ public static class EvalCommand
         if (!model.IsImage) throw new CliException($"{ck.Path}: the {model.Name} model makes curves, not images: there is nothing to score (refused).");
         var raw = SampleCommand.Generate(ck, model, count, seed, kind);
         var images = DigitImages.Prepare(raw, count, model.SampleShape[0], model.SampleShape[1], model.SampleShape[2], out var note);
-        return new Source("checkpoint", $"{model.Name} at step {ck.Step:N0} ({ck.Path}), G in eval mode, seed {seed}", images, count, note, defaultOut);
+        return new Source("checkpoint", $"{model.Name} at step {ck.Step:N0} ({ck.Path}), G in eval mode, seed {seed}", images, count, note, defaultOut) { From = (ck, model) };
     }
 
     private static JsonObject ToJson(EvalFigures f) => new()

@@ -31,4 +31,19 @@ public sealed class EvalCommandTests
         Assert.Equal(1, few.ExitCode);
         Assert.Contains("needs at least 129", few.Err);
     }
+
+    /// <summary>A conditional checkpoint's eval also gives, for each class c, the share of --class c samples labelled c.</summary>
+    [Fact]
+    public void EvalOfAConditionalRunGivesThePerClassAccuracy()
+    {
+        using var tmp = new TempFolder();
+        CliTestSupport.Train(CliTestSupport.For("cgan-mlp", "bce", 2, "mnist", 16), tmp.File("run"));
+        var r = CliTestSupport.Run(tmp.Path, "eval", tmp.File("run"), "--samples", "200", "-a", "cpu");
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.Contains("per class (500 samples of --class c each, labelled c): 0 ", r.Out);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(tmp.File("run/eval.json")))!;
+        var perClass = json["per_class_accuracy"]!.AsObject();
+        Assert.Equal(10, perClass.Count);
+        Assert.All(perClass, kv => Assert.InRange(kv.Value!.GetValue<double>(), 0, 1));
+    }
 }
