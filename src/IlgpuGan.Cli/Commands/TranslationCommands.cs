@@ -42,12 +42,13 @@ public static class TranslationCommands
         var seed = new Option<int>("--seed", "-s") { Description = "Seed.", DefaultValueFactory = _ => 1, HelpName = "n" };
         var out_ = new Option<string?>("--out", "-o") { Description = "Output folder (default out/<model>).", HelpName = "dir" };
         var resume = new Option<bool>("--resume", "-r") { Description = "Continue the --out folder's run from its latest checkpoint." };
+        var keepOption = new Option<int>("--keep") { Description = "Checkpoints to keep, the newest (latest.safetensors is a copy of the newest).", DefaultValueFactory = _ => 3, HelpName = "n" };
         var every = new Option<long>("--checkpoint-every") { Description = "Steps between checkpoints and grids.", DefaultValueFactory = _ => 1000, HelpName = "n" };
         var logEvery = new Option<long>("--log-every") { Description = "Steps between log lines.", DefaultValueFactory = _ => 100, HelpName = "n" };
         var bench = new Option<int?>("--bench") { Description = "Time N training steps (after 20 warm-up ones) and print the median; writes nothing.", HelpName = "n" };
         var accel = Accel();
         var cmd = new Command("train-translation", "Train an image-to-image translation model (cyclegan, pix2pix) or an autoencoder (ae, ae-swap, vae); the built-in digit pair by default.");
-        foreach (Option o in new Option[] { model, data, dataA, dataB, steps, ngf, ndf, blocks, dLayers, size, channels, batch, arch, invert, seed, out_, resume, every, logEvery, bench, accel }) cmd.Options.Add(o);
+        foreach (Option o in new Option[] { model, data, dataA, dataB, steps, ngf, ndf, blocks, dLayers, size, channels, batch, arch, invert, seed, out_, resume, keepOption, every, logEvery, bench, accel }) cmd.Options.Add(o);
         cmd.SetAction(p =>
         {
             string name = p.GetValue(model)!.ToLowerInvariant();
@@ -94,7 +95,8 @@ public static class TranslationCommands
             Console.Out.WriteLine($"ilgpu-gan train-translation: {o.Model} ({string.Join(", ", run.Model.Parts.Select(x => $"{x.Name} {x.Module.ParameterCount():N0}"))} parameters) on {td.Description}; {device}; step {run.Model.Step:N0} of {o.Steps:N0}");
             using var stop = StopSignal.Listen();     // SIGINT or SIGTERM: finish the step, write a checkpoint, exit 130 / 143
             var history = p.GetValue(resume) ? TranslationTraining.HistoryOf(latest) : new RunHistory();
-            if (!TranslationTraining.Run(run, outDir, device.ToString(), history, Console.Out, p.GetValue(logEvery), p.GetValue(every), () => stop.Requested))
+            if (p.GetValue(keepOption) < 1) throw new CliException($"--keep must be at least 1; got {p.GetValue(keepOption)}.");
+            if (!TranslationTraining.Run(run, outDir, device.ToString(), history, Console.Out, p.GetValue(logEvery), p.GetValue(every), () => stop.Requested, p.GetValue(keepOption)))
             {
                 Console.Out.WriteLine($"stopped by {stop.Signal} at step {run.Model.Step:N0}: checkpoint {latest}; continue with --resume");
                 return stop.ExitCode;

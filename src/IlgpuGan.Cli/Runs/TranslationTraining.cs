@@ -9,7 +9,7 @@ namespace IlgpuGan.Cli.Runs;
 /// <summary>
 /// train-translation's loop: steps to <see cref="TranslationOptions.Steps"/>, a log line every
 /// <c>logEvery</c> steps, a held-out grid (<see cref="TranslationRun.Grid"/>) and a checkpoint every
-/// <c>every</c> steps and at the end, and report.html (the statistics' charts, the grids over time with what
+/// <c>every</c> steps and at the end (the newest <c>keep</c> step files kept), and report.html (the statistics' charts, the grids over time with what
 /// their rows show, the options) rewritten with each grid. The statistics' history travels in the
 /// checkpoints, so a resumed run's report goes on where it left off.
 /// </summary>
@@ -29,8 +29,9 @@ public static class TranslationTraining
 
     /// <summary>Trains until the last step or until <paramref name="stop"/> says so; returns whether it finished.</summary>
     public static bool Run(TranslationRun run, string outDir, string device, RunHistory history, TextWriter log,
-        long logEvery, long every, Func<bool> stop)
+        long logEvery, long every, Func<bool> stop, int keep = 3)
     {
+        if (keep < 1) throw new ArgumentOutOfRangeException(nameof(keep), keep, "Keep at least one checkpoint.");
         string samples = Path.Combine(outDir, TrainRun.SamplesFolder), checkpoints = Path.Combine(outDir, TrainRun.CheckpointsFolder);
         Directory.CreateDirectory(samples);
         Directory.CreateDirectory(checkpoints);
@@ -47,6 +48,11 @@ public static class TranslationTraining
             run.Save(path, new Dictionary<string, string> { [HistoryKey] = history.ToJson() });
             string latest = Path.Combine(checkpoints, "latest.safetensors");
             AtomicFile.Write(latest, f => { using var src = File.OpenRead(path); src.CopyTo(f); });
+            // The newest `keep` step files stay (latest is a copy of the newest); older ones go.
+            foreach (var (_, old) in new CheckpointStore(checkpoints).List().Where(c => c.Step <= model.Step).Skip(keep))
+            {
+                try { File.Delete(old); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
         }
 
         var clock = Stopwatch.StartNew();

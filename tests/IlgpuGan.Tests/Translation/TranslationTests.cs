@@ -222,6 +222,8 @@ public sealed class TranslationTests
         Assert.Contains("finished", html);
         foreach (int s in new[] { 2, 4, 6 }) Assert.Contains($"samples/step-{s:D8}.png", html);
         Assert.Equal([1L, 2, 3, 4, 5, 6], TranslationTraining.HistoryOf(latest).Points.Select(p => p.Step));
+        // --keep 3 (the default): the newest three step files stay.
+        Assert.Equal([6L, 4, 3], new CheckpointStore(Path.Combine(outDir, "checkpoints")).List().Select(c => c.Step));
     }
 
     [Fact]
