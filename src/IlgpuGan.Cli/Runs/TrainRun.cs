@@ -200,6 +200,7 @@ public sealed class TrainRun
                     bool best = false;
                     if (eval is not null && (step % c.EvalEvery == 0 || last))
                     {
+                        var evalClock = System.Diagnostics.Stopwatch.StartNew();
                         var f = eval.Run();
                         var values = TrainingEval.Values(f).ToDictionary(x => x.Name, x => x.Value);
                         if (History.Points.Count > 0 && History.Points[^1].Step == step)
@@ -210,7 +211,7 @@ public sealed class TrainRun
                         else History.Points.Add(new HistoryPoint(step, values));
                         best = f.Fid < bestFid && guard.ValuesSane;
                         if (best) bestFid = f.Fid;
-                        u.Message(string.Create(CultureInfo.InvariantCulture, $"step {step:N0}: FID {f.Fid:F2}, KID {f.Kid.Mean:F4}, {f.Classes.Covered} classes covered ({f.Samples:N0} samples, {f.Elapsed.TotalSeconds:F1} s)") +
+                        u.Message(string.Create(CultureInfo.InvariantCulture, $"step {step:N0}: FID {f.Fid:F2}, KID {f.Kid.Mean:F4}, {f.Classes.Covered} classes covered ({eval.Samples:N0} samples, {evalClock.Elapsed.TotalSeconds:F1} s)") +
                                   (best ? $": the best so far, checkpoints/{CheckpointStore.BestName}" : ""));
                     }
                     if (checkpoint || best)

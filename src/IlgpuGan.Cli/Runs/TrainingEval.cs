@@ -39,17 +39,20 @@ public sealed class TrainingEval : IDisposable
         evaluator = new Evaluator(classifier, data.First(data.Count), data.Count);
     }
 
-    /// <summary>Scores G as it is now.</summary>
-    public EvalFigures Run()
+    /// <summary>Scores G as it is now (the distribution figures only: no memorisation or duplicate search on the training path).</summary>
+    public DistributionFigures Run()
     {
         var model = session.Model;
         float[]? labels = model.IsConditional ? Enumerable.Range(0, samples).Select(i => (float)(i % model.Classes)).ToArray() : null;
         var images = SampleCommand.Generate(session.Device, session.Recipe.G.Module, model, samples, seed: 0, labels);
-        return evaluator.Evaluate($"step {session.Recipe.Step}", images, samples, kidSubsets: 20, closestPairs: 0);
+        return evaluator.Distribution($"step {session.Recipe.Step}", images, samples, kidSubsets: 20);
     }
 
+    /// <summary>The samples scored at each evaluation.</summary>
+    public int Samples => samples;
+
     /// <summary>The figures as statistic values.</summary>
-    public static IEnumerable<(string Name, float Value)> Values(EvalFigures f) =>
+    public static IEnumerable<(string Name, float Value)> Values(DistributionFigures f) =>
         [(Fid, (float)f.Fid), (Kid, (float)f.Kid.Mean), (Covered, f.Classes.Covered)];
 
     /// <summary>The lowest FID in a run's history (infinity when none was measured).</summary>

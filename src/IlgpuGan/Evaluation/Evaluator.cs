@@ -30,11 +30,17 @@ public sealed record EvalFigures
     public required TimeSpan Elapsed { get; init; }
 }
 
+/// <summary>FID, KID and the class figures of a set: what <see cref="Evaluator.Distribution"/> measures (and
+/// <see cref="Evaluator.Evaluate"/> among the rest).</summary>
+public sealed record DistributionFigures(double Fid, MeanStd Kid, ClassFigures Classes);
+
 /// <summary>
 /// Scores sets of 28x28 grey images against a reference set (the training digits) with a classifier:
 /// FID, KID, IS, precision/recall/density/coverage (k = 3) on its features and class probabilities,
 /// mode collapse from its predicted classes, memorisation and duplicates in pixel space. The
-/// reference set's features, moments, k-NN radii and nearest-neighbour distances are computed once.
+/// reference set's features and moments are computed once at construction; its k-NN radii and pixel
+/// nearest-neighbour distances once, when <see cref="Evaluate"/> first needs them (<see cref="Distribution"/>,
+/// which training's --eval-every calls, never does).
 /// </summary>
 public sealed class Evaluator
 {
@@ -50,12 +56,14 @@ public sealed class Evaluator
     private readonly Device? device;
     private readonly float[] refImages;
     private readonly FeatureSet refFeatures;
-    private readonly double[] refMean, refCov, refRadii, refNearest;
+    private readonly double[] refMean, refCov;
+    private readonly Lazy<double[]> refRadii;
+    private readonly Lazy<(double[] Nearest, double DuplicateThreshold)> refPixels;
 
     public Classifier Classifier { get; }
     public int ReferenceCount { get; }
     /// <summary>Squared pixel distance below which two samples count as duplicates.</summary>
-    public double DuplicateThresholdSquared { get; }
+    public double DuplicateThresholdSquared => refPixels.Value.DuplicateThreshold;
 
     public Evaluator(Classifier classifier, float[] referenceImages, int count, bool useDeviceForDistances = true)
     {
@@ -68,29 +76,52 @@ public sealed class Evaluator
         var (f, _) = classifier.Evaluate(referenceImages.AsSpan(0, count * Pixels), count);
         refFeatures = new FeatureSet(f, count, Classifier.FeatureSize);
         (refMean, refCov) = Metrics.Moments(refFeatures);
-        refRadii = Distances.KthNeighbourSquared(device, f, count, Classifier.FeatureSize, K);
-        (_, refNearest) = Distances.Nearest(device, referenceImages, count, referenceImages, count, Pixels, excludeSelf: true);
-        var sorted = refNearest.Order().ToArray();
-        DuplicateThresholdSquared = sorted[(int)(DuplicateQuantile * (sorted.Length - 1))];
+        refRadii = new(() => Distances.KthNeighbourSquared(device, f, count, Classifier.FeatureSize, K));
+        refPixels = new(() =>
+        {
+            var (_, nearest) = Distances.Nearest(device, referenceImages, count, referenceImages, count, Pixels, excludeSelf: true);
+            var sorted = nearest.Order().ToArray();
+            return (nearest, sorted[(int)(DuplicateQuantile * (sorted.Length - 1))]);
+        });
+    }
+
+    /// <summary>FID, KID and the class figures of <paramref name="count"/> images (count x 784 floats in [-1, 1]):
+    /// the distribution-level figures alone, without precision/recall, memorisation or duplicates.</summary>
+    public DistributionFigures Distribution(string name, float[] images, int count, int kidSubsets = 100)
+    {
+        var (feats, p) = Features(name, images, count);
+        return Distribution(feats, p, count, kidSubsets);
+    }
+
+    private (FeatureSet Features, float[] Probabilities) Features(string name, float[] images, int count)
+    {
+        if (count < Metrics.SamplesNeeded(Classifier.FeatureSize))
+            throw new ArgumentException(
+                $"{name}: FID needs at least {Metrics.SamplesNeeded(Classifier.FeatureSize)} samples ({Classifier.FeatureSize} features + 1) for a covariance of full rank; got {count}.");
+        var (f, p) = Classifier.Evaluate(images.AsSpan(0, count * Pixels), count);
+        return (new FeatureSet(f, count, Classifier.FeatureSize), p);
+    }
+
+    private DistributionFigures Distribution(FeatureSet feats, float[] p, int count, int kidSubsets)
+    {
+        var (mean, cov) = Metrics.Moments(feats);
+        double fid = Metrics.Frechet(mean, cov, refMean, refCov, Classifier.FeatureSize);
+        var kid = Metrics.Kid(device, feats, refFeatures, kidSubsets, 1000);
+        var classes = Metrics.Classes(Metrics.ArgMax(p, count, Classifier.Classes), Classifier.Classes);
+        return new DistributionFigures(fid, kid, classes);
     }
 
     /// <summary>All figures for <paramref name="count"/> images (count x 784 floats in [-1, 1]).</summary>
     public EvalFigures Evaluate(string name, float[] images, int count, int kidSubsets = 100, int closestPairs = 16)
     {
-        if (count < Metrics.SamplesNeeded(Classifier.FeatureSize))
-            throw new ArgumentException(
-                $"{name}: FID needs at least {Metrics.SamplesNeeded(Classifier.FeatureSize)} samples ({Classifier.FeatureSize} features + 1) for a covariance of full rank; got {count}.");
         var clock = Stopwatch.StartNew();
-        var (f, p) = Classifier.Evaluate(images.AsSpan(0, count * Pixels), count);
-        var feats = new FeatureSet(f, count, Classifier.FeatureSize);
-        var (mean, cov) = Metrics.Moments(feats);
-        double fid = Metrics.Frechet(mean, cov, refMean, refCov, Classifier.FeatureSize);
-        var kid = Metrics.Kid(device, feats, refFeatures, kidSubsets, 1000);
+        var (feats, p) = Features(name, images, count);
+        var (fid, kid, classes) = Distribution(feats, p, count, kidSubsets);
         var score = Metrics.InceptionScore(p, count, Classifier.Classes, Math.Min(10, count));
-        var pr = Metrics.PrecisionRecall(device, refFeatures, feats, K, refRadii);
-        var classes = Metrics.Classes(Metrics.ArgMax(p, count, Classifier.Classes), Classifier.Classes);
+        var pr = Metrics.PrecisionRecall(device, refFeatures, feats, K, refRadii.Value);
 
         // Memorisation: each sample's nearest training image (pixels).
+        var refNearest = refPixels.Value.Nearest;
         var (nearest, dist) = Distances.Nearest(device, images, count, refImages, ReferenceCount, Pixels);
         int copies = 0;
         for (int i = 0; i < count; i++)
@@ -100,6 +131,7 @@ public sealed class Evaluator
         double median = Math.Sqrt(dist.Order().ElementAt(count / 2));
 
         // Birthday paradox: pairs of samples closer than the duplicate threshold.
+        double threshold = DuplicateThresholdSquared;
         long duplicates = 0;
         Distances.SquaredBlocks(device, images, count, images, count, Pixels, (first, rows, block) =>
         {
@@ -107,7 +139,7 @@ public sealed class Evaluator
             for (int r = 0; r < rows; r++)
             {
                 int i = first + r;
-                for (int j = i + 1; j < count; j++) if (block[(long)r * count + j] < DuplicateThresholdSquared) local++;
+                for (int j = i + 1; j < count; j++) if (block[(long)r * count + j] < threshold) local++;
             }
             duplicates += local;
         });
