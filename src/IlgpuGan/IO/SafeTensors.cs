@@ -73,31 +73,14 @@ public static class SafeTensors
         string? headerHashKey = null)
     {
         var list = tensors.ToList();
-        var header = new JsonObject();
+        JsonObject? md = null;
         if (metadata is { Count: > 0 } || headerHashKey is not null)
         {
-            var md = new JsonObject();
+            md = new JsonObject();
             foreach (var (k, v) in metadata ?? new Dictionary<string, string>()) md[k] = v;
             if (headerHashKey is not null) md[headerHashKey] = ZeroHash;
-            header["__metadata__"] = md;
         }
-        long offset = 0;
-        foreach (var (name, t) in list)
-        {
-            header[name] = new JsonObject
-            {
-                ["dtype"] = "F32",
-                ["shape"] = new JsonArray(t.Shape.Select(d => (JsonNode)d).ToArray()),
-                ["data_offsets"] = new JsonArray(offset, offset + t.Length * 4),
-            };
-            offset += t.Length * 4;
-        }
-        byte[] json = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
-        int pad = (8 - json.Length % 8) % 8;      // keep the data 8-byte aligned, as the reference writer does
-        var head = new byte[8 + json.Length + pad];
-        BinaryPrimitives.WriteUInt64LittleEndian(head, (ulong)(json.Length + pad));
-        json.CopyTo(head, 8);
-        head.AsSpan(8 + json.Length).Fill((byte)' ');
+        var head = Header(md, list.Select(x => (x.Name, x.Tensor.Shape, (long)x.Tensor.Length)));
         if (headerHashKey is not null)
         {
             int at = HashValueOffset(head, headerHashKey) ?? throw new InvalidOperationException("the header hash's place was not written");
@@ -130,25 +113,8 @@ public static class SafeTensors
         foreach (var (k, v) in metadata) md[k] = v;
         md[dataHashKey] = ZeroHash;
         md[headerHashKey] = ZeroHash;
-        var header = new JsonObject { ["__metadata__"] = md };
-        long offset = 0, largest = 0;
-        foreach (var t in tensors)
-        {
-            header[t.Name] = new JsonObject
-            {
-                ["dtype"] = "F32",
-                ["shape"] = new JsonArray(t.Shape.Select(d => (JsonNode)d).ToArray()),
-                ["data_offsets"] = new JsonArray(offset, offset + t.Length * 4),
-            };
-            offset += t.Length * 4;
-            largest = Math.Max(largest, t.Length);
-        }
-        byte[] json = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
-        int pad = (8 - json.Length % 8) % 8;
-        var head = new byte[8 + json.Length + pad];
-        BinaryPrimitives.WriteUInt64LittleEndian(head, (ulong)(json.Length + pad));
-        json.CopyTo(head, 8);
-        head.AsSpan(8 + json.Length).Fill((byte)' ');
+        var head = Header(md, tensors.Select(t => (t.Name, t.Shape, t.Length)));
+        long largest = tensors.Count == 0 ? 0 : tensors.Max(t => t.Length);
         int dataAt = HashValueOffset(head, dataHashKey) ?? throw new InvalidOperationException("the data hash's place was not written");
         int headerAt = HashValueOffset(head, headerHashKey) ?? throw new InvalidOperationException("the header hash's place was not written");
 
@@ -175,6 +141,33 @@ public static class SafeTensors
             });
         }
         finally { System.Buffers.ArrayPool<float>.Shared.Return(buffer); }
+    }
+
+    /// <summary>The header as written: 8 length bytes, then the JSON (<c>__metadata__</c> when given, then each tensor's
+    /// dtype, shape and data offsets, one after another), padded with spaces so the data stays 8-byte aligned, as the
+    /// reference writer does.</summary>
+    private static byte[] Header(JsonObject? metadata, IEnumerable<(string Name, int[] Shape, long Length)> tensors)
+    {
+        var header = new JsonObject();
+        if (metadata is not null) header["__metadata__"] = metadata;
+        long offset = 0;
+        foreach (var (name, shape, length) in tensors)
+        {
+            header[name] = new JsonObject
+            {
+                ["dtype"] = "F32",
+                ["shape"] = new JsonArray(shape.Select(d => (JsonNode)d).ToArray()),
+                ["data_offsets"] = new JsonArray(offset, offset + length * 4),
+            };
+            offset += length * 4;
+        }
+        byte[] json = System.Text.Encoding.UTF8.GetBytes(header.ToJsonString());
+        int pad = (8 - json.Length % 8) % 8;
+        var head = new byte[8 + json.Length + pad];
+        BinaryPrimitives.WriteUInt64LittleEndian(head, (ulong)(json.Length + pad));
+        json.CopyTo(head, 8);
+        head.AsSpan(8 + json.Length).Fill((byte)' ');
+        return head;
     }
 
     private static readonly string ZeroHash = new('0', 64);
