@@ -26,13 +26,7 @@ public sealed partial class CheckpointStore(string folder)
     public string BestPath => Path.Combine(Folder, BestName);
 
     /// <summary>The file <c>best</c> names (resolved), or null.</summary>
-    public string? BestFile()
-    {
-        var info = new FileInfo(BestPath);
-        if (info.LinkTarget is not { } target) return null;
-        string file = Path.GetFullPath(Path.Combine(Folder, target));
-        return File.Exists(file) ? file : null;
-    }
+    public string? BestFile() => LinkedFile(BestPath, plainFileCounts: false);
 
     public static string FileName(long step) => $"step-{step.ToString("D8", CultureInfo.InvariantCulture)}.safetensors";
 
@@ -65,15 +59,19 @@ public sealed partial class CheckpointStore(string folder)
 
     /// <summary>The file <c>last-good</c> names (resolved), or null where no checkpoint of sane values was written
     /// (or the run predates the link).</summary>
-    public string? LastGoodFile()
+    public string? LastGoodFile() => LinkedFile(LastGoodPath, plainFileCounts: true);
+
+    /// <summary>The existing file a link in this folder names (resolved), or, with <paramref name="plainFileCounts"/>,
+    /// the path itself when it is a plain file; else null.</summary>
+    private string? LinkedFile(string link, bool plainFileCounts)
     {
-        var info = new FileInfo(LastGoodPath);
+        var info = new FileInfo(link);
         if (info.LinkTarget is { } target)
         {
             string file = Path.GetFullPath(Path.Combine(Folder, target));
             return File.Exists(file) ? file : null;
         }
-        return info.Exists ? LastGoodPath : null;
+        return plainFileCounts && info.Exists ? link : null;
     }
 
     /// <summary>Writes the checkpoint of the session's current step, points <c>latest</c> at it (and <c>last-good</c>
@@ -97,7 +95,7 @@ public sealed partial class CheckpointStore(string folder)
     /// <summary>Deletes step files older than <paramref name="current"/> beyond the newest <paramref name="keep"/>
     /// (the current one included), except the one <c>last-good</c> names. Files after the current step (left by a
     /// run resumed from an older checkpoint) are left alone.</summary>
-    private void Prune(long current, int keep)
+    public void Prune(long current, int keep)
     {
         string? good = LastGoodFile() is { } g ? Path.GetFullPath(g) : null;
         string? best = BestFile() is { } b ? Path.GetFullPath(b) : null;

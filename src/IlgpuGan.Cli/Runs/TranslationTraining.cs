@@ -39,20 +39,15 @@ public static class TranslationTraining
         var o = model.Options;
         var header = new ReportHeader($"ilgpu-gan: {o.Model} on {run.Data.Description}", o.Steps, o.ToJson(),
             "Held-out images over time", $"Rows, top to bottom: {run.GridRows}.");
-        string SampleName(long step) => Path.Combine(TrainRun.SamplesFolder, $"step-{step:D8}.png");
+        var store = new CheckpointStore(checkpoints);
         void WriteReport(string status, bool running) => Report.Write(outDir, header, device, run.Data.Description, history,
-            model.Statistics, model.Step, new ReportStatus(status, running), history.SampleSteps.Select(SampleName), null);
+            model.Statistics, model.Step, new ReportStatus(status, running), history.SampleSteps.Select(TrainRun.SampleName), null);
         void Save()
         {
-            string path = Path.Combine(checkpoints, $"step-{model.Step:D8}.safetensors");
+            string path = Path.Combine(checkpoints, CheckpointStore.FileName(model.Step));
             run.Save(path, new Dictionary<string, string> { [HistoryKey] = history.ToJson() });
-            string latest = Path.Combine(checkpoints, "latest.safetensors");
-            AtomicFile.Write(latest, f => { using var src = File.OpenRead(path); src.CopyTo(f); });
-            // The newest `keep` step files stay (latest is a copy of the newest); older ones go.
-            foreach (var (_, old) in new CheckpointStore(checkpoints).List().Where(c => c.Step <= model.Step).Skip(keep))
-            {
-                try { File.Delete(old); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            }
+            AtomicFile.Write(store.LatestPath, f => { using var src = File.OpenRead(path); src.CopyTo(f); });
+            store.Prune(model.Step, keep);      // the newest `keep` step files stay (latest is a copy of the newest)
         }
 
         var clock = Stopwatch.StartNew();
@@ -73,7 +68,7 @@ public static class TranslationTraining
             }
             if (grid)
             {
-                run.Grid(Path.Combine(outDir, SampleName(s)));
+                run.Grid(Path.Combine(outDir, TrainRun.SampleName(s)));
                 if (!history.SampleSteps.Contains(s)) history.SampleSteps.Add(s);
                 Save();
                 WriteReport(last ? "finished" : "training", !last);
