@@ -59,7 +59,7 @@ public static class EvalCommand
         int? samples = p.GetValue(Samples);
         if (samples is < 1) throw new CliException($"--samples must be at least 1; got {samples}.");
         var kind = Device.ParseKind(p.GetValue(Accelerator));
-        if (PointModelFigures(input, samples, p.GetValue(Seed), kind) is { } line)
+        if (PointModelFigures(input, samples, p.GetValue(Seed), kind, out var loaded) is { } line)
         {
             Console.Out.WriteLine(line);
             return ExitCodes.Ok;
@@ -74,7 +74,7 @@ public static class EvalCommand
         try { heldOut = MnistDataset.Load(against, train: false); }
         catch (FileNotFoundException) { }
 
-        var source = Load(input, samples, p.GetValue(Seed), kind);
+        var source = Load(input, samples, p.GetValue(Seed), kind, loaded);
         var timeLoad = clock.Elapsed;
         if (source.Note != null) Console.Error.WriteLine("note: " + source.Note);
         int needed = Metrics.SamplesNeeded(Classifier.FeatureSize);
@@ -146,12 +146,12 @@ public static class EvalCommand
         return ExitCodes.Ok;
     }
 
-    private static Source Load(string input, int? samples, int seed, AcceleratorKind kind)
+    private static Source Load(string input, int? samples, int seed, AcceleratorKind kind, LoadedCheckpoint? loaded)
     {
         if (Directory.Exists(input))
         {
             bool isRun = Directory.Exists(Path.Combine(input, "checkpoints")) || File.Exists(Path.Combine(input, "config.json"));
-            if (isRun) return FromCheckpoint(input, samples ?? 10_000, seed, kind, Path.Combine(input, "eval.json"));
+            if (isRun) return FromCheckpoint(input, samples ?? 10_000, seed, kind, Path.Combine(input, "eval.json"), loaded);
             var folder = ImageFolderDataset.Load(input, DigitImages.Size, new ImageFolderOptions { Channels = 1, MaxImages = samples ?? 0 });
             int n = folder.Count;
             return new Source("folder", $"the image folder {input}", folder.ToFloats(0, n), n,
@@ -166,16 +166,18 @@ public static class EvalCommand
             return new Source("grid", $"the grid {input} ({count} cells of {cell}x{cell})", prepared, n, note, "eval.json");
         }
         string runFolder = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(input))!)!;
-        return FromCheckpoint(input, samples ?? 10_000, seed, kind, Path.Combine(runFolder, "eval.json"));
+        return FromCheckpoint(input, samples ?? 10_000, seed, kind, Path.Combine(runFolder, "eval.json"), loaded);
     }
 
     /// <summary>A run or checkpoint of a model with its own mode figures (grid25): its figures for N samples (default
-    /// 2,500, PacGAN's count) and a scatter plot beside the run; null for anything else.</summary>
-    private static string? PointModelFigures(string input, int? samples, int seed, AcceleratorKind kind)
+    /// 2,500, PacGAN's count) and a scatter plot beside the run; null for anything else, with the checkpoint it read
+    /// (if any) in <paramref name="loaded"/>, so that it is not read twice.</summary>
+    private static string? PointModelFigures(string input, int? samples, int seed, AcceleratorKind kind, out LoadedCheckpoint? loaded)
     {
+        loaded = null;
         bool checkpointLike = input.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || Directory.Exists(Path.Combine(input, "checkpoints"));
         if (!checkpointLike || !(File.Exists(input) || Directory.Exists(input))) return null;
-        var ck = CheckpointStore.LoadToRead(input);
+        var ck = loaded = CheckpointStore.LoadToRead(input);
         var model = ModelRegistry.Get(ck.Config.Model);
         if (model.Figures is null) return null;
         int count = samples ?? model.FiguresSamples;
@@ -187,9 +189,9 @@ public static class EvalCommand
         return $"{model.Name} at step {ck.Step:N0} ({ck.Path}), {count:N0} samples, seed {seed}: {model.Figures(points, count)}; {(model.IsImage ? "the first 64 in" : "scatter plot")} {plot}";
     }
 
-    private static Source FromCheckpoint(string path, int count, int seed, AcceleratorKind kind, string defaultOut)
+    private static Source FromCheckpoint(string path, int count, int seed, AcceleratorKind kind, string defaultOut, LoadedCheckpoint? loaded)
     {
-        var ck = CheckpointStore.LoadToRead(path);
+        var ck = loaded ?? CheckpointStore.LoadToRead(path);
         var model = ModelRegistry.Get(ck.Config.Model);
         if (!model.IsImage) throw new CliException($"{ck.Path}: the {model.Name} model makes curves, not images: there is nothing to score (refused).");
         var raw = SampleCommand.Generate(ck, model, count, seed, kind);
