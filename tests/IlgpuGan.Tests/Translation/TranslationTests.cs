@@ -83,18 +83,20 @@ public sealed class TranslationTests
         Ngf = 4, Ndf = 4, Blocks = 1, PoolSize = 3, Steps = 8, DecayFrom = 4, Latent = 4, Batch = model is "cyclegan" or "pix2pix" ? 1 : 4,
     };
 
+    /// <summary>Each step's statistics over <paramref name="steps"/> steps.</summary>
+    private static float[][] Stats(TranslationRun r, int steps)
+    {
+        var s = new List<float[]>();
+        for (int i = 0; i < steps; i++) { r.Step(); s.Add(r.Model.ReadStats().Values.ToArray()); }
+        return s.ToArray();
+    }
+
     [Fact]
     public void CycleGanResumesExactlyWithItsImagePools()
     {
         using var tmp = new TempFolder();
         var o = Tiny("cyclegan");
         var data = BuiltIn(paired: false);
-        float[][] Stats(TranslationRun r, int steps)
-        {
-            var s = new List<float[]>();
-            for (int i = 0; i < steps; i++) { r.Step(); s.Add(r.Model.ReadStats().Values.ToArray()); }
-            return s.ToArray();
-        }
         float[][] whole;
         float[] weights, poolB;
         using (var d = Device.Create(AcceleratorKind.Cpu, (ulong)o.Seed))
@@ -134,12 +136,6 @@ public sealed class TranslationTests
         Assert.Equal(0.5f, o.InvertAugment);
         Assert.Equal(0f, TranslationRun.Defaults("ae-swap", builtIn: false).InvertAugment);
         var data = BuiltIn(paired: false);
-        float[][] Stats(TranslationRun r, int steps)
-        {
-            var s = new List<float[]>();
-            for (int i = 0; i < steps; i++) { r.Step(); s.Add(r.Model.ReadStats().Values.ToArray()); }
-            return s.ToArray();
-        }
         float[][] whole, plain;
         string ck = tmp.File("step4.safetensors");
         using (var d = Device.Create(AcceleratorKind.Cpu, (ulong)o.Seed))
