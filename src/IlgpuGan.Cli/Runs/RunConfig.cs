@@ -68,11 +68,16 @@ public sealed record RunConfig
     public string ToJson(bool indented = false) =>
         JsonSerializer.Serialize(this, indented ? CliJson.Indented.RunConfig : CliJson.Default.RunConfig);
 
-    /// <summary>Reads a configuration; one written before the recipes (no loss, optimizer or critic schedule) is a BCE
-    /// run with Adam and a constant number of D updates, as those versions trained.</summary>
+    /// <summary>Reads a configuration. A setting it lacks (one written by an earlier version) takes this version's
+    /// default: the source-generated reader sets every init-only property, so without the merge a missing
+    /// --eval-samples or --keep would read as 0. One written before the recipes (no loss, optimizer or critic
+    /// schedule) is a BCE run with Adam and a constant number of D updates, as those versions trained.</summary>
     public static RunConfig FromJson(string json)
     {
-        var c = JsonSerializer.Deserialize(json, CliJson.Default.RunConfig) ?? throw new JsonException("the configuration is null");
+        var given = JsonNode.Parse(json) as JsonObject ?? throw new JsonException("the configuration is not a JSON object");
+        var merged = (JsonObject)JsonNode.Parse(new RunConfig().ToJson())!;
+        foreach (var (key, value) in given) merged[key] = value?.DeepClone();
+        var c = merged.Deserialize(CliJson.Default.RunConfig) ?? throw new JsonException("the configuration is null");
         return c with { Loss = c.Loss ?? "bce", Optimizer = c.Optimizer ?? "adam", CriticSchedule = c.CriticSchedule ?? "constant" };
     }
 

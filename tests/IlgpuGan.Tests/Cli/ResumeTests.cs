@@ -44,6 +44,21 @@ public sealed class ResumeTests
         ResumeEqualsUninterrupted(config, stopAt, steps);
     }
 
+    [Fact]
+    public void AConfigurationWithoutNewerSettingsReadsTheirDefaults()
+    {
+        // config.json of a run written before --eval-samples and --keep existed (a wgan run of 2026-11-23)
+        var c = RunConfig.FromJson("""{"model":"dcgan28","data":"mnist","loss":"wgan","optimizer":"rmsprop","steps":4000,"batch":64,"lrG":5E-05,"lrD":5E-05,"dSteps":5,"criticSchedule":"original","clip":0.01,"seed":1,"accelerator":"cpu","sampleEvery":250,"checkpointEvery":250,"logEvery":10}""");
+        Assert.Equal(2000, c.EvalSamples);
+        Assert.Equal(3, c.Keep);
+        Assert.Equal("wgan", c.Loss);
+        Assert.Equal(4000, c.Steps);
+        Assert.Equal(5e-5, c.LrG);
+        // a configuration from before the recipes: BCE with Adam and a constant number of D updates
+        var old = RunConfig.FromJson("""{"model":"mlp","data":"mnist","steps":10,"batch":64,"lrG":0.0002,"lrD":0.0002,"dSteps":1,"seed":1}""");
+        Assert.Equal(("bce", "adam", "constant"), (old.Loss, old.Optimizer, old.CriticSchedule));
+    }
+
     private static void ResumeEqualsUninterrupted(RunConfig config, long stopAt, long steps)
     {
         using var tmp = new TempFolder();
