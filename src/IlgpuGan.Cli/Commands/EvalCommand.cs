@@ -20,7 +20,7 @@ namespace IlgpuGan.Cli.Commands;
 public static class EvalCommand
 {
     private static readonly Argument<string> Input = new("input")
-    { Description = "A run folder (its latest checkpoint), a checkpoint file, a folder of images, or a PNG grid as 'sample' writes it." };
+    { Description = "A run folder (its latest checkpoint), a checkpoint file, a folder of images, a PNG grid as 'sample' writes it, or raw float32 images with FILE.json giving their shape (the libtorch peer's train output)." };
     private static readonly Option<int?> Samples = new("--samples", "-n")
     { Description = "Samples to score: generated from a checkpoint (default 10000), or the first n of a folder or grid (default all).", HelpName = "n" };
     private static readonly Option<string?> Against = new("--against")
@@ -165,6 +165,8 @@ public static class EvalCommand
             var prepared = DigitImages.Prepare(images, n, channels, cell, cell, out var note);
             return new Source("grid", $"the grid {input} ({count} cells of {cell}x{cell})", prepared, n, note, "eval.json");
         }
+        if (File.Exists(input + ".json") && !input.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+            return FromRawFloats(input, samples);
         string runFolder = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(input))!)!;
         return FromCheckpoint(input, samples ?? 10_000, seed, kind, Path.Combine(runFolder, "eval.json"), loaded);
     }
@@ -187,6 +189,30 @@ public static class EvalCommand
         int shown = model.IsImage ? Math.Min(count, 64) : count;
         model.SaveGrid(plot, points, shown);
         return $"{model.Name} at step {ck.Step:N0} ({ck.Path}), {count:N0} samples, seed {seed}: {model.Figures(points, count)}; {(model.IsImage ? "the first 64 in" : "scatter plot")} {plot}";
+    }
+
+    /// <summary>Raw little-endian float32 images in [-1, 1] with a FILE.json beside them giving their "shape"
+    /// [n, channels, height, width]: what the libtorch peer's <c>train</c> mode (shared/bench/torchsharp) writes,
+    /// so that its samples are scored exactly as IlgpuGan's are, without an 8-bit round trip.</summary>
+    private static Source FromRawFloats(string path, int? samples)
+    {
+        JsonNode? info;
+        try { info = JsonNode.Parse(File.ReadAllText(path + ".json")); }
+        catch (JsonException e) { throw new CliException($"{path}.json: not JSON ({e.Message})."); }
+        var shape = (info?["shape"] as JsonArray)?.Select(v => v?.GetValue<int>() ?? 0).ToArray();
+        if (shape is not { Length: 4 } || shape.Any(v => v <= 0))
+            throw new CliException($"{path}.json: needs \"shape\": [n, channels, height, width] for the raw float32 file {path}.");
+        long expected = 4L * shape[0] * shape[1] * shape[2] * shape[3];
+        long length = new FileInfo(path).Length;
+        if (length != expected)
+            throw new CliException($"{path}: {length:N0} bytes, but its shape [{string.Join(", ", shape)}] needs {expected:N0} (float32).");
+        int n = Math.Min(shape[0], samples ?? shape[0]);
+        var raw = new float[(long)n * shape[1] * shape[2] * shape[3]];
+        using (var f = File.OpenRead(path)) f.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(raw.AsSpan()));
+        if (!BitConverter.IsLittleEndian) throw new CliException("raw float32 files are read on little-endian machines only.");
+        var images = DigitImages.Prepare(raw, n, shape[1], shape[2], shape[3], out var note);
+        string what = info?["implementation"]?.GetValue<string>() is { } impl ? $" ({impl}, {info?["workload"]}, {info?["steps"]} steps, seed {info?["seed"]})" : "";
+        return new Source("raw", $"the raw float32 samples {path}{what}", images, n, note, path + ".eval.json");
     }
 
     private static Source FromCheckpoint(string path, int count, int seed, AcceleratorKind kind, string defaultOut, LoadedCheckpoint? loaded)

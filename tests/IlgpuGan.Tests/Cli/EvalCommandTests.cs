@@ -32,6 +32,35 @@ public sealed class EvalCommandTests
         Assert.Contains("needs at least 129", few.Err);
     }
 
+    /// <summary>The libtorch peer's train output (raw float32 with FILE.json) is scored like any other samples, with
+    /// exactly the pixels it holds; a file that does not match its shape is refused naming both.</summary>
+    [Fact]
+    public void EvalReadsRawFloat32SamplesWithTheirShape()
+    {
+        using var tmp = new TempFolder();
+        var held = MnistDataset.Load(MnistDataset.DefaultFolder, train: false);
+        const int n = 200;
+        string raw = Path.Combine(tmp.Path, "peer.f32");
+        File.WriteAllBytes(raw, System.Runtime.InteropServices.MemoryMarshal.AsBytes(held.Images.AsSpan(500 * 784, n * 784)).ToArray());
+        File.WriteAllText(raw + ".json", $$"""{"n": {{n}}, "shape": [{{n}}, 1, 28, 28], "steps": 6000, "seed": 1, "workload": "W-MLP", "implementation": "TorchSharp-cpu"}""");
+        var r = CliTestSupport.Run(tmp.Path, "eval", raw);
+        Assert.True(r.ExitCode == 0, r.Err + r.Out);
+        Assert.Contains("raw float32 samples", r.Out);
+        using (var json = JsonDocument.Parse(File.ReadAllText(raw + ".eval.json")))
+        {
+            var sets = json.RootElement.GetProperty("sets");
+            Assert.Equal("raw", json.RootElement.GetProperty("source").GetString());
+            Assert.Equal(n, sets[0].GetProperty("samples").GetInt32());
+            double fid = sets[0].GetProperty("fid").GetDouble(), real = sets[1].GetProperty("fid").GetDouble();
+            Assert.True(fid < 1.5 * real + 5, $"real digits as raw floats score like real digits: {fid} against {real}");
+        }
+
+        File.WriteAllText(raw + ".json", """{"shape": [300, 1, 28, 28]}""");
+        var bad = CliTestSupport.Run(tmp.Path, "eval", raw);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("peer.f32: 627,200 bytes, but its shape [300, 1, 28, 28] needs 940,800", bad.Err);
+    }
+
     /// <summary>A conditional checkpoint's eval also gives, for each class c, the share of --class c samples labelled c.</summary>
     [Fact]
     public void EvalOfAConditionalRunGivesThePerClassAccuracy()
