@@ -239,4 +239,27 @@ public sealed class BenchCommandTests
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("--batch must be at least 1; got 0", bad.Err);
     }
+
+    /// <summary>K-PEAK measures the host's FMA ceiling on 1 thread and on all; the host kernels' figures carry
+    /// their share of it.</summary>
+    [Fact]
+    public void PeakIsMeasuredAndKernelFiguresCarryTheirShare()
+    {
+        if (IlgpuGan.Bench.FmaPeak.Bits == 0) return; // not x86: nothing to measure (the bench line says so)
+        double one = IlgpuGan.Bench.FmaPeak.Measure(1, iterations: 2_000_000);
+        Assert.True(one > 1 && double.IsFinite(one), $"1-thread FMA peak {one} GFLOP/s");
+
+        using var tmp = new TempFolder();
+        var r = CliTestSupport.Run(tmp.Path, "bench", "K-PEAK", "K-GEMM", "-a", "cpu");
+        Assert.True(r.ExitCode == 0, r.Err);
+        var lines = r.Out.Split('\n');
+        Assert.Contains(lines, l => l.StartsWith("K-PEAK device=host threads=1 fma", StringComparison.Ordinal));
+        var gemm = lines.Where(l => l.StartsWith("K-GEMM ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, gemm.Count);
+        foreach (var l in gemm)
+        {
+            double share = double.Parse(l.Split(' ').Single(f => f.StartsWith("peak_share=", StringComparison.Ordinal))["peak_share=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(share > 0, l);
+        }
+    }
 }
