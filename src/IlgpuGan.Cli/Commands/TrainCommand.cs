@@ -27,6 +27,8 @@ public static class TrainCommand
     };
     private static readonly Option<string?> OptimizerName = new("--optimizer") { Description = "adam or rmsprop, for G and D (default: the loss's: rmsprop for wgan, else adam).", HelpName = "name" };
     private static readonly Option<double?> Clip = new("--clip") { Description = "Clamp D's weights to [-c, c] after every D update (default: 0.01 for wgan, else none).", HelpName = "c" };
+    private static readonly Option<string?> LrDecayFrom = new("--lr-decay-from")
+    { Description = "Let both learning rates fall linearly to 0 from this step to the last: a step, 'half', or 0 for constant rates (default: the model's; cgan-mlp: half).", HelpName = "step" };
     private static readonly Option<double?> GpLambda = new("--gp-lambda") { Description = "The gradient penalty's weight (wgan-gp only; default 10).", HelpName = "lambda" };
     private static readonly Option<string?> CriticSchedule = new("--critic-schedule")
     { Description = "constant (--n-critic D updates every step) or original (WGAN's: 100 for the first 25 G updates and every 500th). Default: original for wgan, else constant.", HelpName = "name" };
@@ -77,7 +79,7 @@ public static class TrainCommand
     {
         var cmd = new Command("train", "Train a GAN. Writes fixed-noise grids (samples/), checkpoints (checkpoints/), config.json and report.html to the output folder. " +
                                        "Ctrl-C or SIGTERM writes a checkpoint and exits (130/143); --resume continues exactly where it stopped.");
-        foreach (Option o in new Option[] { Model, Loss, Data, Steps, Epochs, Batch, OptimizerName, Lr, LrG, LrD, Beta1, Beta2, DSteps, CriticSchedule, Clip, GpLambda, Seed, Accelerator, Out,
+        foreach (Option o in new Option[] { Model, Loss, Data, Steps, Epochs, Batch, OptimizerName, Lr, LrG, LrD, Beta1, Beta2, DSteps, CriticSchedule, Clip, GpLambda, LrDecayFrom, Seed, Accelerator, Out,
                                             SampleEvery, CheckpointEvery, Keep, LogEvery, BadImages, StopOnDivergence, EvalEvery, EvalSamples, Resume, DryRun, ProgressMode, LogMemory })
             cmd.Options.Add(o);
         cmd.SetAction(Run);
@@ -109,7 +111,7 @@ public static class TrainCommand
             {
                 Model = model.Name, Loss = loss.Name(), Optimizer = o.Optimizer, Data = model.DefaultData, Steps = d.Steps, Batch = d.Batch,
                 LrG = o.LrG, LrD = o.LrD, Beta1 = o.Beta1, Beta2 = o.Beta2, DSteps = o.NCritic, CriticSchedule = o.Schedule.Name(),
-                Clip = o.Clip, GpLambda = o.GpLambda, SampleEvery = d.SampleEvery, CheckpointEvery = d.CheckpointEvery, SampleCount = model.SampleCount,
+                Clip = o.Clip, GpLambda = o.GpLambda, LrDecayFrom = d.DecayLastHalf ? -1 : 0, SampleEvery = d.SampleEvery, CheckpointEvery = d.CheckpointEvery, SampleCount = model.SampleCount,
             }, p, resuming: false);
             if (config.Data.Length == 0 && p.GetValue(DryRun)) config = config with { Data = Datasets.Fake };   // dcgan64 --dry-run
             outFolder ??= Path.Combine("out", model.Name);
@@ -193,6 +195,7 @@ public static class TrainCommand
             CriticSchedule = GivenS(CriticSchedule) is { } cs ? Objectives.ParseSchedule(cs).Name() : c.CriticSchedule,
             Clip = Given(Clip) ?? c.Clip,
             GpLambda = Given(GpLambda) ?? c.GpLambda,
+            LrDecayFrom = GivenS(LrDecayFrom) is { } decay ? ParseDecay(decay) : c.LrDecayFrom,
             Seed = Given(Seed) ?? c.Seed,
         };
         if (resuming)
@@ -210,7 +213,7 @@ public static class TrainCommand
         {
             Model = fixedOptions.Model, Loss = fixedOptions.Loss, Optimizer = fixedOptions.Optimizer, Data = fixedOptions.Data, Batch = fixedOptions.Batch,
             LrG = fixedOptions.LrG, LrD = fixedOptions.LrD, Beta1 = fixedOptions.Beta1, Beta2 = fixedOptions.Beta2, DSteps = fixedOptions.DSteps,
-            CriticSchedule = fixedOptions.CriticSchedule, Clip = fixedOptions.Clip, GpLambda = fixedOptions.GpLambda, Seed = fixedOptions.Seed,
+            CriticSchedule = fixedOptions.CriticSchedule, Clip = fixedOptions.Clip, GpLambda = fixedOptions.GpLambda, LrDecayFrom = fixedOptions.LrDecayFrom, Seed = fixedOptions.Seed,
             Steps = steps ?? c.Steps,
             Epochs = steps is not null ? 0 : epochs ?? c.Epochs,
             Accelerator = GivenS(Accelerator) ?? (resuming ? c.Accelerator : "auto"),
@@ -224,4 +227,10 @@ public static class TrainCommand
             EvalSamples = Given(EvalSamples) ?? c.EvalSamples,
         };
     }
+
+    /// <summary>--lr-decay-from: a step (0: constant rates) or "half" (-1: half of the run's steps).</summary>
+    private static long ParseDecay(string value) =>
+        value.Equals("half", StringComparison.OrdinalIgnoreCase) ? -1
+        : long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long step) ? step
+        : throw new CliException($"--lr-decay-from must be a step, 'half' or 0; got '{value}'.");
 }

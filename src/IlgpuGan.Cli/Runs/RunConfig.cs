@@ -38,6 +38,9 @@ public sealed record RunConfig
     public double Clip { get; init; }
     /// <summary>WGAN-GP's lambda (0 for the other objectives).</summary>
     public double GpLambda { get; init; }
+    /// <summary>Above 0: the learning rates fall linearly to 0 from this G update to the last step; -1: from half the
+    /// steps (cgan-mlp's default); 0: constant.</summary>
+    public long LrDecayFrom { get; init; }
     public int Seed { get; init; } = 1;
     public string Accelerator { get; init; } = "auto";
     public long SampleEvery { get; init; }
@@ -63,6 +66,7 @@ public sealed record RunConfig
     {
         Loss = Objectives.Parse(Loss), Optimizer = Optimizer, LrG = LrG, LrD = LrD, Beta1 = Beta1, Beta2 = Beta2, NCritic = DSteps,
         Schedule = Objectives.ParseSchedule(CriticSchedule), Clip = (float)Clip, GpLambda = (float)GpLambda,
+        LrDecayFrom = LrDecayFrom < 0 ? Steps / 2 : LrDecayFrom, LrDecayTo = LrDecayFrom != 0 ? Steps : 0,
     };
 
     public string ToJson(bool indented = false) =>
@@ -97,6 +101,7 @@ public sealed record RunConfig
         yield return ("--critic-schedule", CriticSchedule);
         yield return ("--clip", Num(Clip));
         yield return ("--gp-lambda", Num(GpLambda));
+        yield return ("--lr-decay-from", LrDecayFrom < 0 ? "half" : LrDecayFrom.ToString(CultureInfo.InvariantCulture));
         yield return ("--seed", Seed.ToString());
     }
 

@@ -87,7 +87,8 @@ public sealed class TrainRun
             : string.Create(CultureInfo.InvariantCulture, $"RMSProp lr {o.LrG:G3}/{o.LrD:G3}");
         string extras = (o.Clip > 0 ? string.Create(CultureInfo.InvariantCulture, $", clip {o.Clip:G3}") : "") +
                         (o.GpLambda > 0 ? string.Create(CultureInfo.InvariantCulture, $", gp lambda {o.GpLambda:G3}") : "") +
-                        (o.Schedule == CriticSchedule.Original ? ", original critic schedule" : "");
+                        (o.Schedule == CriticSchedule.Original ? ", original critic schedule" : "") +
+                        (o.LrDecayFrom > 0 ? string.Create(CultureInfo.InvariantCulture, $", learning rates falling linearly to 0 from step {o.LrDecayFrom:N0}") : "");
         Log.WriteLine($"ilgpu-gan train: {model.Name} ({string.Join(", ", s.Recipe.Parts.Select(p => $"{p.Name} {p.Module.ParameterCount():N0}"))} parameters), " +
                       $"loss {o.Loss.Name()}, {optimizer}, {o.NCritic} D update(s) per G update{extras}; on {data.Description}; " +
                       $"{c.Steps:N0} steps of batch {c.Batch}, seed {c.Seed}; device {device}; output {outFolder}");

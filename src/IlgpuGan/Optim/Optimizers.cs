@@ -18,6 +18,9 @@ public abstract class Optimizer : IDisposable
         if (Params.Count == 0) throw new ArgumentException("The optimizer was given no parameters.");
     }
 
+    /// <summary>The step size; a schedule may change it between steps.</summary>
+    public abstract double LearningRate { get; set; }
+
     /// <summary>The step count (Adam's t): how many times Step ran.</summary>
     public long Steps { get; protected set; }
 
@@ -75,7 +78,7 @@ public abstract class Optimizer : IDisposable
 public sealed class Adam(IEnumerable<Tensor> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
     double eps = 1e-8, double weightDecay = 0) : Optimizer(parameters)
 {
-    public double LearningRate { get; set; } = lr;
+    public override double LearningRate { get; set; } = lr;
 
     protected override void Update(Tensor p, Tensor grad)
     {
@@ -88,7 +91,7 @@ public sealed class Adam(IEnumerable<Tensor> parameters, double lr = 1e-3, doubl
 public sealed class Sgd(IEnumerable<Tensor> parameters, double lr, double momentum = 0, double dampening = 0,
     double weightDecay = 0, bool nesterov = false) : Optimizer(parameters)
 {
-    public double LearningRate { get; set; } = lr;
+    public override double LearningRate { get; set; } = lr;
 
     protected override void Update(Tensor p, Tensor grad)
     {
@@ -103,7 +106,7 @@ public sealed class Sgd(IEnumerable<Tensor> parameters, double lr, double moment
 public sealed class RmsProp(IEnumerable<Tensor> parameters, double lr = 1e-2, double alpha = 0.99, double eps = 1e-8,
     double weightDecay = 0, double momentum = 0, bool centered = false) : Optimizer(parameters)
 {
-    public double LearningRate { get; set; } = lr;
+    public override double LearningRate { get; set; } = lr;
 
     protected override void Update(Tensor p, Tensor grad) =>
         p.Device.Kernels.RmsPropStep(p.View, grad.View, State(p, "square_avg").View,

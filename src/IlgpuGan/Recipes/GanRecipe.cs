@@ -104,6 +104,8 @@ public sealed class GanRecipe : Recipe
         if (o.NCritic < 1) return $"The critic updates per G update (--n-critic) must be at least 1; got {o.NCritic}.";
         if (!(o.Clip >= 0) || !float.IsFinite(o.Clip)) return $"--clip must be a positive number (or 0: no clipping); got {Num(o.Clip)}.";
         if (!(o.GpLambda >= 0) || !float.IsFinite(o.GpLambda)) return $"--gp-lambda must be a positive number; got {Num(o.GpLambda)}.";
+        if (o.LrDecayFrom < 0) return $"--lr-decay-from must be 0 (constant) or a step; got {o.LrDecayFrom}.";
+        if (o.LrDecayFrom > 0 && o.LrDecayFrom >= o.LrDecayTo) return $"--lr-decay-from {o.LrDecayFrom} must be below the run's last step ({o.LrDecayTo}).";
         if (o.GpLambda > 0 && o.Loss != Objective.WganGp) return $"--gp-lambda applies to --loss wgan-gp only (the loss is {o.Loss.Name()}).";
         if (o.Loss == Objective.WganGp && !(o.GpLambda > 0)) return "--loss wgan-gp needs --gp-lambda above 0 (the paper's is 10).";
         return null;
@@ -180,6 +182,12 @@ public sealed class GanRecipe : Recipe
         var tape = Device.Tape;
         Module g = G.Module, d = D.Module;
         var aux = d as IAuxiliaryClassifier;
+        if (Options.LrDecayFrom > 0)
+        {
+            double f = Options.LrFactor(Step);                                   // the schedule, from the step count alone (exact on resume)
+            G.Optimizer.LearningRate = Options.LrG * f;
+            D.Optimizer.LearningRate = Options.LrD * f;
+        }
 
         // (1) Update D (the critic) CriticUpdates times on fresh real batches and fresh fakes.
         int updates = CriticUpdates;

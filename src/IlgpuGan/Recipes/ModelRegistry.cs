@@ -156,7 +156,7 @@ public static class ModelRegistry
         new Conv2d(d, 128, 1, 7, 1, 0));                                                          // (N, 1, 1, 1) score
 
     private static Func<Objective, TrainDefaults> Defaults(int batch, (long Steps, long Every, double Lr) bce, long wgan, long wganGp,
-        long sampleEvery, double wganGpBeta1) => loss => loss switch
+        long sampleEvery, double wganGpBeta1, bool decayLastHalf = false) => loss => loss switch
     {
         Objective.Wgan => new TrainDefaults(batch, wgan, sampleEvery, sampleEvery, new TrainingOptions
         {
@@ -170,6 +170,6 @@ public static class ModelRegistry
         _ => new TrainDefaults(batch, bce.Steps, bce.Every, bce.Every, new TrainingOptions
         {
             Loss = loss, Optimizer = "adam", LrG = bce.Lr, LrD = bce.Lr, Beta1 = 0.5, Beta2 = 0.999,
-        }),
+        }, decayLastHalf),
     };
 }

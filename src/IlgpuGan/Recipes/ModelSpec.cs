@@ -10,7 +10,8 @@ public sealed record TranslationSpec(string Name, string Description, Func<bool,
     Func<Device, Translation.TranslationOptions, Translation.TranslationModel> Create);
 
 /// <summary>A model's training defaults for one objective.</summary>
-public sealed record TrainDefaults(int Batch, long Steps, long SampleEvery, long CheckpointEvery, TrainingOptions Options);
+/// <param name="DecayLastHalf">The learning rates fall linearly to 0 over the last half of the steps (whatever --steps is).</param>
+public sealed record TrainDefaults(int Batch, long Steps, long SampleEvery, long CheckpointEvery, TrainingOptions Options, bool DecayLastHalf = false);
 
 /// <summary>
 /// One model: how to build its parts on a device (G, D, and where the objective needs one, a critic

@@ -80,4 +80,13 @@ public sealed record TrainingOptions
     public float Clip { get; init; }
     /// <summary>WGAN-GP's lambda.</summary>
     public float GpLambda { get; init; }
+    /// <summary>When above 0: both learning rates fall linearly from their values at G update
+    /// <see cref="LrDecayFrom"/> to 0 at <see cref="LrDecayTo"/> (the run's last step), as the CycleGAN reference
+    /// code's schedule and Mirza &amp; Osindero's decaying rate do; 0: constant.</summary>
+    public long LrDecayFrom { get; init; }
+    public long LrDecayTo { get; init; }
+
+    /// <summary>The factor on the learning rates for G update <paramref name="step"/> (from 0).</summary>
+    public double LrFactor(long step) => LrDecayFrom <= 0 || step < LrDecayFrom ? 1
+        : Math.Max(0, (double)(LrDecayTo - step) / Math.Max(1, LrDecayTo - LrDecayFrom));
 }

@@ -119,6 +119,32 @@ public sealed class RecipeTests
         Assert.Contains(ok.D.Module.NamedParameters(), p => p.Name == "3.weight" && p.Tensor.Shape == new Shape(128, 7, 7));
     }
 
+    /// <summary>--lr-decay-from: the rates hold until the step named, then fall linearly to 0 at the last step; the
+    /// schedule is a function of the step count alone, so a resumed run takes the same rates.</summary>
+    [Fact]
+    public void TheLearningRatesFallLinearlyFromTheDecayStepToTheLast()
+    {
+        var o = new TrainingOptions { LrDecayFrom = 2, LrDecayTo = 6 };
+        Assert.Equal([1, 1, 1, 0.75, 0.5, 0.25, 0], Enumerable.Range(0, 7).Select(k => o.LrFactor(k)));
+        Assert.Equal(1, new TrainingOptions().LrFactor(1_000_000));
+
+        using var device = Device.Create(AcceleratorKind.Cpu, seed: 3);
+        using var constant = Toy(device, Objective.Bce);
+        using var decaying = Toy(device, Objective.Bce, change: x => x with { LrDecayFrom = 2, LrDecayTo = 6 });
+        using var real = device.Persistent(new Shape(16, ToyCurves.Points), 0.5f);
+        for (int k = 0; k < 5; k++)
+        {
+            decaying.TrainStep(() => real);
+            Assert.Equal(decaying.Options.LrG * decaying.Options.LrFactor(k), decaying.G.Optimizer.LearningRate, 12);
+            Assert.Equal(decaying.Options.LrD * decaying.Options.LrFactor(k), decaying.D.Optimizer.LearningRate, 12);
+        }
+        constant.TrainStep(() => real);
+        Assert.Equal(constant.Options.LrG, constant.G.Optimizer.LearningRate);
+
+        var bce = ModelRegistry.Mlp.DefaultsFor(Objective.Bce).Options;
+        Assert.Contains("--lr-decay-from 10 must be below the run's last step (10)", GanRecipe.Validate(bce with { LrDecayFrom = 10, LrDecayTo = 10 }));
+    }
+
     [Fact]
     public void OptionsTheObjectiveDoesNotTakeAreRefused()
     {
