@@ -73,7 +73,10 @@ public static class ModelRegistry
     public static ModelSpec CganMlp { get; } = Conditional("cgan-mlp",
         "the classic conditional GAN for 28x28 digits: G's input z ++ a label embedding, D's input the image ++ a label embedding, MLP D with dropout",
         (d, k) => new Models.CganMlp.Generator(d, k), (d, k) => new Models.CganMlp.Discriminator(d, k), Flat,
-        Defaults(batch: 64, bce: (6000, 500, 2e-4), wgan: 4000, wganGp: 3000, sampleEvery: 500, wganGpBeta1: 0.5), Objective.Bce);
+        // 12,000 steps, the rates falling linearly to 0 over the second half (Mirza & Osindero decayed theirs too): at a
+        // constant rate the naive cGAN swings between classes (seed 1: lowest class 66.6 % at 6,000, 78.8 % at 12,000);
+        // with the decay every class stays above 90 % from step 10,500 on (seed 1: 92.8-95.2 % lowest at 10,500-12,000).
+        Defaults(batch: 64, bce: (12000, 500, 2e-4), wgan: 4000, wganGp: 3000, sampleEvery: 500, wganGpBeta1: 0.5, decayLastHalf: true), Objective.Bce);
 
     /// <summary>cdcgan28: conditional batch norm in G, a projection discriminator, hinge loss.</summary>
     public static ModelSpec Cdcgan28 { get; } = Conditional("cdcgan28",

@@ -170,6 +170,9 @@ public sealed class RecipeTests
         // The conditional models: 10 classes (MNIST's digits) and their objectives.
         Assert.Equal([false, false, false, false, false, false, true, true, true], ModelRegistry.All.Select(m => m.IsConditional));
         Assert.Equal(Objective.Hinge, ModelRegistry.Cdcgan28.DefaultLoss);
+        var cgan = ModelRegistry.CganMlp.DefaultsFor(Objective.Bce);
+        Assert.Equal((12000L, true), (cgan.Steps, cgan.DecayLastHalf));
+        Assert.False(ModelRegistry.Mlp.DefaultsFor(Objective.Bce).DecayLastHalf);
         Assert.Equal((Objective.Bce, Objective.Bce, 10), (ModelRegistry.CganMlp.DefaultLoss, ModelRegistry.Acgan28.DefaultLoss, ModelRegistry.Acgan28.Classes));
     }
 }
