@@ -188,7 +188,8 @@ public static class EvalCommand
         string plot = Path.Combine(folder, model.IsImage ? "eval-samples.png" : "eval-points.png");
         int shown = model.IsImage ? Math.Min(count, 64) : count;
         model.SaveGrid(plot, points, shown);
-        return $"{model.Name} at step {ck.Step:N0} ({ck.Path}), {count:N0} samples, seed {seed}: {model.Figures(points, count)}; {(model.IsImage ? "the first 64 in" : "scatter plot")} {plot}";
+        using var device = Device.Create(kind);                                      // the figures run where eval -a asks (stacked MNIST's classifier)
+        return $"{model.Name} at step {ck.Step:N0} ({ck.Path}), {count:N0} samples, seed {seed}: {model.Figures(device, points, count)}; {(model.IsImage ? "the first 64 in" : "scatter plot")} {plot}";
     }
 
     /// <summary>Raw little-endian float32 images in [-1, 1] with a FILE.json beside them giving their "shape"

@@ -194,7 +194,7 @@ public sealed class TrainRun
                     {
                         var fixedSamples = s.SampleFixed();
                         model.SaveGrid(Path.Combine(outFolder, SampleName(step)), fixedSamples, s.FixedCount, s.FixedPerRow);
-                        if (model.Figures is not null && model.FiguresEachPicture) u.Message($"step {step:N0}: {model.Figures(fixedSamples, s.FixedCount)} ({s.FixedCount:N0} fixed-noise samples)");
+                        if (model.Figures is not null && model.FiguresEachPicture) u.Message($"step {step:N0}: {model.Figures(s.Device, fixedSamples, s.FixedCount)} ({s.FixedCount:N0} fixed-noise samples)");
                         if (!History.SampleSteps.Contains(step)) History.SampleSteps.Add(step);
                     }
                     // The evaluation comes before the checkpoint of its step, so the history that checkpoint keeps holds its figures.

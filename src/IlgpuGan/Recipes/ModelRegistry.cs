@@ -30,7 +30,7 @@ public static class ModelRegistry
     {
         SampleCount = 2500,
         ScatterPlot = (path, points, count) => Models.Grid25.SavePlot(path, points, count),
-        Figures = (points, count) => Models.Grid25.Figures(points, count).Text(),
+        Figures = (_, points, count) => Models.Grid25.Figures(points, count).Text(),
     };
 
     public static ModelSpec Mlp { get; } = new("mlp", "W-MLP: the multilayer-perceptron GAN for 28x28 digits (WORKLOADS.md)",
@@ -55,11 +55,10 @@ public static class ModelRegistry
         Figures = StackedFigures,
     };
 
-    /// <summary>Stacked MNIST's figures with the shipped classifier (on the CPU): modes covered of 1,000 and KL to uniform.</summary>
-    private static string StackedFigures(float[] images, int count)
+    /// <summary>Stacked MNIST's figures with the shipped classifier, on the caller's device: modes covered of 1,000 and KL to uniform.</summary>
+    private static string StackedFigures(Device device, float[] images, int count)
     {
         string path = Evaluation.Classifier.ShippedPath ?? throw new InvalidOperationException("stacked MNIST's figures need the shipped classifier (models/mnist-classifier.safetensors).");
-        using var device = Device.Create(AcceleratorKind.Cpu);
         using var classifier = Evaluation.Classifier.Load(device, path);
         var (covered, kl) = Evaluation.StackedMnist.Figures(Evaluation.StackedMnist.ModesOf(classifier, images, count));
         return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{covered} of {Evaluation.StackedMnist.Modes:N0} modes covered, KL to uniform {kl:F3}");

@@ -71,8 +71,9 @@ public sealed record ModelSpec(
     public Action<string, float[], int>? ScatterPlot { get; init; }
 
     /// <summary>A model with its own mode-collapse figures (grid25: modes covered, high-quality share, KL): a line
-    /// for <c>count</c> samples, which the tool prints with each fixed-noise picture and <c>eval</c> prints.</summary>
-    public Func<float[], int, string>? Figures { get; init; }
+    /// for <c>count</c> samples, which the tool prints with each fixed-noise picture and <c>eval</c> prints; computed on
+    /// the device given (stacked MNIST's classifier runs there).</summary>
+    public Func<Device, float[], int, string>? Figures { get; init; }
 
     /// <summary>Whether the tool prints <see cref="Figures"/> with each fixed-noise picture (false where they need many samples).</summary>
     public bool FiguresEachPicture { get; init; } = true;
