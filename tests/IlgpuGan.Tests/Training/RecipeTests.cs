@@ -160,6 +160,7 @@ public sealed class RecipeTests
     {
         var wgan = ModelRegistry.Dcgan28.DefaultsFor(Objective.Wgan).Options;
         Assert.Equal(("rmsprop", 5e-5, 0.01f, 5, CriticSchedule.Original), (wgan.Optimizer, wgan.LrD, wgan.Clip, wgan.NCritic, wgan.Schedule));
+        Assert.Equal(10_000L, ModelRegistry.Dcgan28.DefaultsFor(Objective.Wgan).Steps);   // measured: see the README's Objectives
         var gp28 = ModelRegistry.Dcgan28.DefaultsFor(Objective.WganGp).Options;
         Assert.Equal(("adam", 1e-4, 0.5, 0.9, 10f, 5), (gp28.Optimizer, gp28.LrG, gp28.Beta1, gp28.Beta2, gp28.GpLambda, gp28.NCritic));
         var gp64 = ModelRegistry.Dcgan64.DefaultsFor(Objective.WganGp).Options;
