@@ -200,7 +200,9 @@ public static class EvalCommand
         JsonNode? info;
         try { info = JsonNode.Parse(File.ReadAllText(path + ".json")); }
         catch (JsonException e) { throw new CliException($"{path}.json: not JSON ({e.Message})."); }
-        var shape = (info?["shape"] as JsonArray)?.Select(v => v?.GetValue<int>() ?? 0).ToArray();
+        int[]? shape;
+        try { shape = (info?["shape"] as JsonArray)?.Select(v => v?.GetValue<int>() ?? 0).ToArray(); }
+        catch (Exception e) when (e is InvalidOperationException or FormatException) { shape = null; }   // not whole numbers
         if (shape is not { Length: 4 } || shape.Any(v => v <= 0))
             throw new CliException($"{path}.json: needs \"shape\": [n, channels, height, width] for the raw float32 file {path}.");
         long expected = 4L * shape[0] * shape[1] * shape[2] * shape[3];
@@ -212,7 +214,8 @@ public static class EvalCommand
         using (var f = File.OpenRead(path)) f.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(raw.AsSpan()));
         if (!BitConverter.IsLittleEndian) throw new CliException("raw float32 files are read on little-endian machines only.");
         var images = DigitImages.Prepare(raw, n, shape[1], shape[2], shape[3], out var note);
-        string what = info?["implementation"]?.GetValue<string>() is { } impl ? $" ({impl}, {info?["workload"]}, {info?["steps"]} steps, seed {info?["seed"]})" : "";
+        string what = info?["implementation"] is JsonValue v && v.TryGetValue(out string? impl)
+            ? $" ({impl}, {info?["workload"]}, {info?["steps"]} steps, seed {info?["seed"]})" : "";
         return new Source("raw", $"the raw float32 samples {path}{what}", images, n, note, path + ".eval.json");
     }
 

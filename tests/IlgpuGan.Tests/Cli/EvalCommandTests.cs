@@ -59,6 +59,11 @@ public sealed class EvalCommandTests
         var bad = CliTestSupport.Run(tmp.Path, "eval", raw);
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("peer.f32: 627,200 bytes, but its shape [300, 1, 28, 28] needs 940,800", bad.Err);
+
+        File.WriteAllText(raw + ".json", """{"shape": ["200", 1, 28, 28.5], "implementation": 7}""");
+        var odd = CliTestSupport.Run(tmp.Path, "eval", raw);
+        Assert.Equal(1, odd.ExitCode);
+        Assert.Contains("peer.f32.json: needs \"shape\": [n, channels, height, width]", odd.Err);
     }
 
     /// <summary>A conditional checkpoint's eval also gives, for each class c, the share of --class c samples labelled c.</summary>
