@@ -26,6 +26,8 @@ public sealed class ToolStressTests
     {
         { "--lr nan is --lr's fault", ["train", "--model", "toy", "--lr", "nan", "--dry-run"], "--lr must be a positive number; got NaN" },
         { "--lr-d negative", ["train", "--model", "toy", "--lr-d", "-1", "--dry-run"], "--lr-d must be a positive number; got -1" },
+        { "--lr-decay-from a word", ["train", "--model", "toy", "--lr-decay-from", "soon", "--dry-run"], "--lr-decay-from must be a step, 'half' or 0; got 'soon'" },
+        { "--lr-decay-from past the end", ["train", "--model", "toy", "--steps", "100", "--lr-decay-from", "100", "--dry-run"], "--lr-decay-from 100 must be below the run's last step (100)" },
         { "sample on a missing file", ["sample", "{tmp}/no-such.safetensors"], "No checkpoint at" },
         { "sample on a missing folder", ["sample", "{tmp}/no-such-run"], "No checkpoint at" },
     };
