@@ -53,26 +53,13 @@ public static class TranslationTraining
         var clock = Stopwatch.StartNew();
         long first = model.Step;
         WriteReport("training", true);
-        while (model.Step < o.Steps && !stop())
+        try { Loop(); }
+        catch (NonFiniteLossException e)
         {
-            run.Step();
-            long s = model.Step;
-            bool last = s == o.Steps, grid = s % every == 0 || last;
-            if (s % logEvery == 0 || grid)
-            {
-                var stats = model.ReadStats();
-                history.Points.Add(new HistoryPoint(stats));
-                double per = clock.Elapsed.TotalMilliseconds / (s - first);
-                if (s % logEvery == 0 || last)
-                    log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{s}/{o.Steps}] {stats.Text()}  {per:F1} ms/step  ETA {TimeSpan.FromMilliseconds(per * (o.Steps - s)):hh\\:mm\\:ss}"));
-            }
-            if (grid)
-            {
-                run.Grid(Path.Combine(outDir, TrainRun.SampleName(s)));
-                if (!history.SampleSteps.Contains(s)) history.SampleSteps.Add(s);
-                Save();
-                WriteReport(last ? "finished" : "training", !last);
-            }
+            // A NaN or infinity in the statistics or the weights: nothing was written over the last checkpoint.
+            WriteReport($"diverged: {e.Message}", false);
+            string kept = File.Exists(store.LatestPath) ? $" The last good checkpoint is {Path.GetRelativePath(outDir, store.LatestPath)}." : "";
+            throw new CliException(e.Message + kept, ExitCodes.Diverged, e);
         }
         if (model.Step < o.Steps)
         {
@@ -81,5 +68,30 @@ public static class TranslationTraining
             return false;
         }
         return true;
+
+        void Loop()
+        {
+            while (model.Step < o.Steps && !stop())
+            {
+                run.Step();
+                long s = model.Step;
+                bool last = s == o.Steps, grid = s % every == 0 || last;
+                if (s % logEvery == 0 || grid)
+                {
+                    var stats = model.ReadStats();
+                    history.Points.Add(new HistoryPoint(stats));
+                    double per = clock.Elapsed.TotalMilliseconds / (s - first);
+                    if (s % logEvery == 0 || last)
+                        log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{s}/{o.Steps}] {stats.Text()}  {per:F1} ms/step  ETA {TimeSpan.FromMilliseconds(per * (o.Steps - s)):hh\\:mm\\:ss}"));
+                }
+                if (grid)
+                {
+                    run.Grid(Path.Combine(outDir, TrainRun.SampleName(s)));
+                    if (!history.SampleSteps.Contains(s)) history.SampleSteps.Add(s);
+                    Save();
+                    WriteReport(last ? "finished" : "training", !last);
+                }
+            }
+        }
     }
 }

@@ -15,7 +15,7 @@ namespace IlgpuGan.Bench;
 /// </summary>
 public static class Benchmarks
 {
-    public static readonly IReadOnlyList<string> Names = ["W-MLP", "W-DCGAN28", "W-DCGAN64", "W-WGANGP28", "K-GEMM", "K-CONV", "K-CONVT", "K-PEAK"];
+    public static readonly IReadOnlyList<string> Names = ["W-MLP", "W-DCGAN28", "W-DCGAN64", "W-WGANGP28", "K-PEAK", "K-GEMM", "K-CONV", "K-CONVT"];
 
     /// <param name="steps">Timed training steps of the W- workloads; 0 takes the CPU peer's counts
     /// (shared/bench/torchsharp: W-MLP 200, W-DCGAN28 60, W-DCGAN64 10, W-WGANGP28 30) on a CPU, 100 on a GPU.</param>

@@ -83,6 +83,27 @@ public sealed class TranslationTests
         Ngf = 4, Ndf = 4, Blocks = 1, PoolSize = 3, Steps = 8, DecayFrom = 4, Latent = 4, Batch = model is "cyclegan" or "pix2pix" ? 1 : 4,
     };
 
+    [Fact]
+    public void ADivergedRunStopsWithItsLastGoodCheckpointAndSaysSoInTheReport()
+    {
+        // An absurd learning rate: D's outputs overflow within a few steps. The loop stops with exit code 3
+        // naming the step and the statistic, the report says "diverged", and latest.safetensors is still the
+        // checkpoint of the last finite step (nothing non-finite is written).
+        using var tmp = new TempFolder();
+        var o = Tiny("cyclegan") with { Steps = 60, DecayFrom = 59, Lr = 1e12 };
+        using var d = Device.Create(AcceleratorKind.Cpu, (ulong)o.Seed);
+        using var run = new TranslationRun(d, o, BuiltIn(paired: false));
+        string outDir = tmp.File("run");
+        var e = Assert.Throws<CliException>(() => TranslationTraining.Run(run, outDir, "cpu", new RunHistory(), TextWriter.Null, 1, 1, () => false));
+        Assert.Equal(ExitCodes.Diverged, e.ExitCode);
+        Assert.Matches(@"^Training diverged (at|by) step \d+: .+\. Try a lower learning rate\. The last good checkpoint is checkpoints/latest\.safetensors\.$", e.Message);
+        Assert.Contains("diverged: Training diverged ", File.ReadAllText(Path.Combine(outDir, "report.html")));
+        using var good = new TranslationRun(d, o, BuiltIn(paired: false));
+        good.Load(Path.Combine(outDir, "checkpoints", "latest.safetensors"));
+        Assert.InRange(good.Model.Step, 1, run.Model.Step - 1);
+        Assert.All(good.Model.Parts.SelectMany(p => p.Module.Parameters()).SelectMany(t => t.ToArray()), v => Assert.True(float.IsFinite(v)));
+    }
+
     /// <summary>Each step's statistics over <paramref name="steps"/> steps.</summary>
     private static float[][] Stats(TranslationRun r, int steps)
     {
