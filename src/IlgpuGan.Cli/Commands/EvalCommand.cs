@@ -197,6 +197,7 @@ public static class EvalCommand
     /// so that its samples are scored exactly as IlgpuGan's are, without an 8-bit round trip.</summary>
     private static Source FromRawFloats(string path, int? samples)
     {
+        if (!BitConverter.IsLittleEndian) throw new CliException("raw float32 files are read on little-endian machines only.");
         JsonNode? info;
         try { info = JsonNode.Parse(File.ReadAllText(path + ".json")); }
         catch (JsonException e) { throw new CliException($"{path}.json: not JSON ({e.Message})."); }
@@ -212,7 +213,6 @@ public static class EvalCommand
         int n = Math.Min(shape[0], samples ?? shape[0]);
         var raw = new float[(long)n * shape[1] * shape[2] * shape[3]];
         using (var f = File.OpenRead(path)) f.ReadExactly(System.Runtime.InteropServices.MemoryMarshal.AsBytes(raw.AsSpan()));
-        if (!BitConverter.IsLittleEndian) throw new CliException("raw float32 files are read on little-endian machines only.");
         var images = DigitImages.Prepare(raw, n, shape[1], shape[2], shape[3], out var note);
         string what = info?["implementation"] is JsonValue v && v.TryGetValue(out string? impl)
             ? $" ({impl}, {info?["workload"]}, {info?["steps"]} steps, seed {info?["seed"]})" : "";
