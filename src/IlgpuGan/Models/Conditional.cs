@@ -146,7 +146,8 @@ public static class Cdcgan28
     /// Miyato &amp; Koyama's has it; <see cref="SnConv2d"/>) was tried on 2026-11-24: at step 1,500 of 3,000 every
     /// row of the by-class grid was still the same and the backgrounds grey, worse than with batch norm. The class vectors
     /// start at 0 (not DCGAN's N(0, 0.02)): with h summed over 49 pixels, N(0, 0.02) vectors gave every class a random
-    /// offset of several units at the start, far beyond the hinge margins, that G chased before D had learned a class.</summary>
+    /// offset of several units at the start (0.02 x sqrt(128) x |h|), beyond the hinge margins, before D had learned
+    /// anything of the classes; at 0, D's class term starts neutral and grows from the real digits of each class.</summary>
     public sealed class Discriminator : ConditionalModule
     {
         private readonly int classes;
