@@ -53,23 +53,7 @@ public static class TranslationTraining
         var clock = Stopwatch.StartNew();
         long first = model.Step;
         WriteReport("training", true);
-        try { Loop(); }
-        catch (NonFiniteLossException e)
-        {
-            // A NaN or infinity in the statistics or the weights: nothing was written over the last checkpoint.
-            WriteReport($"diverged: {e.Message}", false);
-            string kept = File.Exists(store.LatestPath) ? $" The last good checkpoint is {Path.GetRelativePath(outDir, store.LatestPath)}." : "";
-            throw new CliException(e.Message + kept, ExitCodes.Diverged, e);
-        }
-        if (model.Step < o.Steps)
-        {
-            Save();
-            WriteReport($"stopped at step {model.Step:N0}: continue with --resume", false);
-            return false;
-        }
-        return true;
-
-        void Loop()
+        try
         {
             while (model.Step < o.Steps && !stop())
             {
@@ -93,5 +77,19 @@ public static class TranslationTraining
                 }
             }
         }
+        catch (NonFiniteLossException e)
+        {
+            // A NaN or infinity in the statistics or the weights: nothing was written over the last checkpoint.
+            WriteReport($"diverged: {e.Message}", false);
+            string kept = File.Exists(store.LatestPath) ? $" The last good checkpoint is {Path.GetRelativePath(outDir, store.LatestPath)}." : "";
+            throw new CliException(e.Message + kept, ExitCodes.Diverged, e);
+        }
+        if (model.Step < o.Steps)
+        {
+            Save();
+            WriteReport($"stopped at step {model.Step:N0}: continue with --resume", false);
+            return false;
+        }
+        return true;
     }
 }
