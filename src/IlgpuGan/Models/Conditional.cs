@@ -2,6 +2,13 @@ using IlgpuGan.Nn;
 
 namespace IlgpuGan.Models;
 
+/// <summary>[flatten(x), e] (N, F + k): each sample's values (z or an image, flattened) followed by its label
+/// embedding e (N, k), the input of cgan-mlp's G and D and of cdcgan28's G.</summary>
+internal static class LabelledInput
+{
+    public static Tensor Cat(Tensor x, Tensor e) => Ops.Cat(Ops.Reshape(x, new Shape(x.Shape[0], (int)(x.Length / x.Shape[0]))), e);
+}
+
 /// <summary>
 /// The classic conditional GAN (Mirza & Osindero 2014, as the GAN tutorials write it): G's input is
 /// z concatenated with a learned label embedding, D's input is the flattened image concatenated
@@ -41,7 +48,7 @@ public static class CganMlp
             var tape = z.Device.Tape;
             Tensor e, h;
             using (tape.Layer("label")) e = label.Forward(labels);
-            using (tape.Layer("input")) h = input.Forward(Ops.Cat(Ops.Reshape(z, new Shape(z.Shape[0], (int)(z.Length / z.Shape[0]))), e));
+            using (tape.Layer("input")) h = input.Forward(LabelledInput.Cat(z, e));
             using (tape.Layer("body")) return body.Forward(h);
         }
 
@@ -76,7 +83,7 @@ public static class CganMlp
             var tape = x.Device.Tape;
             Tensor e, h;
             using (tape.Layer("label")) e = label.Forward(labels);
-            using (tape.Layer("input")) h = input.Forward(Ops.Cat(Ops.Reshape(x, new Shape(x.Shape[0], (int)(x.Length / x.Shape[0]))), e));
+            using (tape.Layer("input")) h = input.Forward(LabelledInput.Cat(x, e));
             using (tape.Layer("body")) return body.Forward(h);
         }
 
@@ -124,9 +131,11 @@ public static class Cdcgan28
             RequireLabels(z, labels, "cdcgan28 G");
             var tape = z.Device.Tape;
             Tensor h;
-            int n = z.Shape[0];
-            using (tape.Layer("label"))                                                                                 // [z, e] (N, 110, 1, 1)
-                h = Ops.Reshape(Ops.Cat(Ops.Reshape(z, new Shape(n, (int)(z.Length / n))), label.Forward(labels)), new Shape(n, (int)(z.Length / n) + EmbeddingSize, 1, 1));
+            using (tape.Layer("label"))
+            {
+                h = LabelledInput.Cat(z, label.Forward(labels));
+                h = Ops.Reshape(h, new Shape(h.Shape[0], h.Shape[1], 1, 1));                                           // [z, e] (N, 110, 1, 1)
+            }
             using (tape.Layer("0")) h = up1.Forward(h);
             using (tape.Layer("1")) h = Ops.Relu(bn1.Forward(h, labels));
             using (tape.Layer("2")) h = up2.Forward(h);
