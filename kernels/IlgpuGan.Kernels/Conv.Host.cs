@@ -185,16 +185,42 @@ public sealed partial class Kernels
             }
         }
 
-        /// <summary>gx[n0 .. n0 + count): gcol (Ci Kh Kw, count P) = W^T gY, then col2im adds it onto gx (+ bias + beta gx).</summary>
+        /// <summary>
+        /// Input channels per block of the passes that make a (Ci Kh Kw)-row matrix: about
+        /// <see cref="GroupRows"/> rows, whole channels, a multiple of the micro-kernel's rows (so a
+        /// block starts on a packed sliver). A block's rows stay in L2 from the GEMM that writes them
+        /// to the col2im that reads them (or from the im2col to the GEMM).
+        /// </summary>
+        private int GroupChannels(int taps)
+        {
+            int mr = workers[0].Gemm.Mr, g0 = mr / (int)System.Numerics.BigInteger.GreatestCommonDivisor(mr, taps);
+            return Math.Min(s.Ci, Math.Max(1, GroupRows / (taps * g0)) * g0);
+        }
+
+        private const int GroupRows = 128;
+
+        /// <summary>
+        /// gx[n0 .. n0 + count) (+ bias + beta gx): per block of input channels, gcol (block Kh Kw,
+        /// count P) = (W^T's rows of the block) gY, then col2im adds it onto the block's gx. gY is
+        /// packed once for all blocks.
+        /// </summary>
         private void BackwardData(WorkerState ws, int n0, int count)
         {
-            int P = s.OutPixels, cols = count * P;
-            var b = new ImagePanel(pa + (long)n0 * s.Co * P, s.Co, P, lanesAreChannels: false);
-            float* col = ws.Col.Get(s.Patch * cols);
-            ws.Gemm.RunPacked(s.Patch, cols, s.Co, packedWeights.Get(0), ref b, col, cols, 0f, null);
+            int P = s.OutPixels, cols = count * P, T = win.Taps, g = GroupChannels(T);
+            var gemm = ws.Gemm;
+            var gy = new ImagePanel(pa + (long)n0 * s.Co * P, s.Co, P, lanesAreChannels: false);
+            float* b = ws.A.Get(gemm.PackedBLength(s.Co, cols));
+            gemm.PackB(s.Co, cols, ref gy, b);
+            float* col = ws.Col.Get(g * T * cols);
             float* gx = pc + (long)n0 * s.Ci * s.InPixels;
-            float* copy = ws.Copy.Get(win.Length(count, s.Ci));
-            Col2Im(s, win, col, count, copy, gx, beta);
+            float* copy = ws.Copy.Get(win.Length(count, g));
+            float* w = packedWeights.Get(0);
+            for (int c0 = 0; c0 < s.Ci; c0 += g)
+            {
+                int gc = Math.Min(g, s.Ci - c0);
+                gemm.RunPacked(gc * T, cols, s.Co, w, ref gy, col, cols, 0f, null, aRows: s.Patch, aRow0: c0 * T, bPacked: b);
+                Col2Im(s, win, col, count, c0, gc, copy, gx, beta);
+            }
             AddChannelBias(gx, count, s.Ci, s.InPixels, pbias);
         }
 
@@ -208,16 +234,22 @@ public sealed partial class Kernels
             gemm.PackA(s.Co, cols, ref gy, a);
             float* copy = ws.Copy.Get(win.Length(count, s.Ci));
             win.Build(pa + (long)n0 * s.Ci * Q, count, s.Ci, copy);
-            // im2col (Ci Kh Kw, cols) in full (vector copies from the window), then packed transposed:
-            // B's lanes are its rows.
+            // Per block of input channels: its rows of im2col (block Kh Kw, cols) (vector copies from
+            // the window), then packed transposed as B (B's lanes are its rows), for gW's columns of
+            // the block.
             var im2col = new Im2ColPanel(copy, win.ChannelStride, s.Ci * win.ChannelStride, win,
                 (int*)ws.Runs.Get(3 * cols));
-            float* col = ws.Col.Get(s.Patch * cols + 16);
-            im2col.Pack(0, s.Patch, 0, cols, cols, col);
-            var b = new MatrixPanel(col, cols, lanesAreColumns: false);
+            int T = win.Taps, g = GroupChannels(T);
+            float* col = ws.Col.Get(g * T * cols + 16);
             float* dst = t == 0 ? pc : ws.Partial.Get(checked((int)s.WeightLength));
             float be = !first ? 1f : t == 0 ? beta : 0f;
-            gemm.RunPacked(s.Co, s.Patch, cols, a, ref b, dst, s.Patch, be, null);
+            for (int c0 = 0; c0 < s.Ci; c0 += g)
+            {
+                int rows = Math.Min(g, s.Ci - c0) * T;
+                im2col.Pack(c0 * T, rows, 0, cols, cols, col);
+                var b = new MatrixPanel(col, cols, lanesAreColumns: false);
+                gemm.RunPacked(s.Co, rows, cols, a, ref b, dst + c0 * T, s.Patch, be, null);
+            }
         }
 
         /// <summary>gw += the other workers' partial sums, in worker order, split over the cores by range.</summary>
@@ -449,17 +481,18 @@ public sealed partial class Kernels
     /// into a zeroed window copy of gx, where each tap's row of col lands as one contiguous run per
     /// output row (vector adds), then the copy is added onto gx.
     /// </summary>
+    /// <remarks>For the input channels [c0, c0 + channels) of count samples; col holds their rows.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Col2Im(in ConvShape s, Window win, float* col, int count, float* copy,
-        float* gx, float beta)
+    private static unsafe void Col2Im(in ConvShape s, Window win, float* col, int count, int c0, int channels,
+        float* copy, float* gx, float beta)
     {
         int P = s.OutPixels, T = win.Taps, cs = win.ChannelStride;
         long ld = (long)count * P;
-        new Span<float>(copy, checked(count * s.Ci * cs)).Clear();
+        new Span<float>(copy, checked(count * channels * cs)).Clear();
         for (int j = 0; j < count; j++)
-            for (int ci = 0; ci < s.Ci; ci++)
+            for (int ci = 0; ci < channels; ci++)
             {
-                float* cc = copy + ((long)j * s.Ci + ci) * cs;
+                float* cc = copy + ((long)j * channels + ci) * cs;
                 for (int t = 0; t < T; t++)
                 {
                     float* src = col + (ci * T + t) * ld + (long)j * P;
@@ -468,10 +501,14 @@ public sealed partial class Kernels
                         AddRun(dst + win.PixelOffset[ho * s.Wo], src + ho * s.Wo, s.Wo);
                 }
             }
-        var all = new Span<float>(gx, checked(count * s.Ci * s.InPixels));
-        if (beta == 0f) all.Clear();
-        else if (beta != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(all, beta, all);
-        win.AddTo(copy, count, s.Ci, gx);
+        for (int j = 0; j < count; j++)
+        {
+            float* gj = gx + ((long)j * s.Ci + c0) * s.InPixels;
+            var part = new Span<float>(gj, checked(channels * s.InPixels));
+            if (beta == 0f) part.Clear();
+            else if (beta != 1f) System.Numerics.Tensors.TensorPrimitives.Multiply(part, beta, part);
+            win.AddTo(copy + (long)j * channels * cs, 1, channels, gj);
+        }
     }
 
     /// <summary>dst[0 .. n) += src[0 .. n).</summary>

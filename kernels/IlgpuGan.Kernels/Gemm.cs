@@ -447,6 +447,29 @@ public sealed partial class Kernels
                 }
         }
 
+        /// <summary>Lanes of a packed A sliver (the micro-kernel's rows).</summary>
+        public int Mr => mr;
+
+        /// <summary>Floats of a K x N operand prepacked by <see cref="PackB"/> (with slack for panels' overwrites).</summary>
+        public int PackedBLength(int k, int n) => checked(k * ((n + nr - 1) / nr * nr) + 16);
+
+        /// <summary>
+        /// Prepacks B (K x N, from a panel source whose lanes are B's columns) in the layout
+        /// <see cref="RunPacked"/> reads when given <c>bPacked</c>: per KC block of K, its NR-column
+        /// slivers, each kc x NR. A B that several products share (one chunk's images against several
+        /// row blocks of the weights) is packed once.
+        /// </summary>
+        public void PackB<TB>(int k, int n, ref TB b, float* dst) where TB : struct, IPanelSource
+        {
+            int nPad = (n + nr - 1) / nr * nr;
+            for (int p0 = 0; p0 < k; p0 += KC)
+            {
+                int kc = Math.Min(KC, k - p0);
+                for (int j = 0; j < n; j += nr)
+                    b.Pack(p0, kc, j, Math.Min(nr, n - j), nr, dst + (nint)p0 * nPad + (nint)j * kc);
+            }
+        }
+
         /// <summary>Floats of an M x K operand prepacked by <see cref="PackA"/>.</summary>
         public int PackedALength(int m, int k) => checked(k * ((m + mr - 1) / mr * mr));
 
@@ -482,8 +505,12 @@ public sealed partial class Kernels
         /// is in L1. When beta is 0, C is never read.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        /// <param name="aRows">Rows of the whole prepacked operand when this product uses only its rows
+        /// [<paramref name="aRow0"/>, aRow0 + m) (aRow0 a multiple of MR); 0: all of it (m rows).</param>
+        /// <param name="bPacked">B already packed by <see cref="PackB"/> (then <paramref name="b"/> is not read).</param>
         public void RunPacked<TB>(int m, int n, int k, float* aPacked, ref TB b, float* c, nint ldc, float beta,
-            float* bias, float alpha = 1f, int worker = 0) where TB : struct, IPanelSource
+            float* bias, float alpha = 1f, int worker = 0, int aRows = 0, int aRow0 = 0, float* bPacked = null)
+            where TB : struct, IPanelSource
         {
             if (m == 0 || n == 0)
                 return;
@@ -492,7 +519,7 @@ public sealed partial class Kernels
                 ScaleOnly(new GemmShape(m, n, 0, false, false, 1, 1, (int)ldc), c, beta, bias);
                 return;
             }
-            int mPad = (m + mr - 1) / mr * mr;
+            int mPad = ((aRows == 0 ? m : aRows) + mr - 1) / mr * mr, nPad = (n + nr - 1) / nr * nr;
             float* bs = packB[worker].Get(KC * nr + 16);   // slack: panels may write 16 floats past a sliver
             float* tmp = stackalloc float[32 * 32];
             for (int p0 = 0; p0 < k; p0 += KC)
@@ -502,11 +529,14 @@ public sealed partial class Kernels
                 bool readC = !first || beta != 0f;
                 float be = first ? beta : 1f;
                 float* bi = first ? bias : null;
-                float* block = aPacked + (nint)p0 * mPad;
+                float* block = aPacked + (nint)p0 * mPad + (nint)aRow0 * kc;
                 for (int j = 0; j < n; j += nr)
                 {
                     int cols = Math.Min(nr, n - j);
-                    b.Pack(p0, kc, j, cols, nr, bs);
+                    if (bPacked == null)
+                        b.Pack(p0, kc, j, cols, nr, bs);
+                    else
+                        bs = bPacked + (nint)p0 * nPad + (nint)j * kc;
                     for (int i = 0, qa = 0; i < m; i += mr, qa++)
                         Tile(kc, block + (nint)qa * kc * mr, bs, c + i * ldc + j, ldc, Math.Min(mr, m - i), cols,
                             alpha, be, bi == null ? null : bi + j, readC, tmp);
