@@ -323,42 +323,68 @@ public sealed partial class Kernels
         /// <summary>Floats of the copy of count images of C channels, with slack for 16-float overreads.</summary>
         public int Length(int count, int channels) => checked(count * channels * ChannelStride + 16);
 
-        /// <summary>dst = the copy of src (count, channels, InH, InW).</summary>
+        /// <summary>
+        /// dst = the copy of src (count, channels, InH, InW). Each input row feeds S plane rows (one
+        /// per column phase rw): the row is first copied into a zero-bordered buffer, so every plane
+        /// row, borders included, is read from the buffer without bounds checks (S = 2: one permute
+        /// per 16 floats; S = 1: a vector copy).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Build(float* src, int count, int channels, float* dst)
         {
-            for (int n = 0; n < count * channels; n++, src += InH * InW)
+            // buf[Lead + x] = row[x] for 0 <= x < InW, 0 elsewhere; plane row rw reads
+            // buf[Lead + (v + MinW) S + rw] for 0 <= v < Wq (rounded up to whole vectors).
+            int lead = Math.Max(0, -MinW * S) + 16, wq16 = (Wq + 15) & ~15;
+            int bufLen = Math.Max(lead + InW, lead + (wq16 + MinW) * S + S) + 48;
+            float* buf = stackalloc float[bufLen];
+            new Span<float>(buf, bufLen).Clear();
+            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            bool vector = Vector512.IsHardwareAccelerated && (S == 1 || S == 2 && Avx512F.IsSupported);
+            int plane = Hq * Wq, whole = Wq & ~15;
+            for (int n = 0; n < count * channels; n++, src += InH * InW, dst += ChannelStride)
                 for (int rh = 0; rh < S; rh++)
-                    for (int rw = 0; rw < S; rw++)
-                        for (int u = 0; u < Hq; u++, dst += Wq)
+                    for (int u = 0; u < Hq; u++)
+                    {
+                        int ih = (u + MinH) * S + rh;
+                        float* d0 = dst + (rh * S * Hq + u) * Wq;    // plane (rh, 0), row u
+                        if ((uint)ih >= (uint)InH)
                         {
-                            int ih = (u + MinH) * S + rh;
-                            if ((uint)ih >= (uint)InH)
-                            {
-                                new Span<float>(dst, Wq).Clear();
-                                continue;
-                            }
-                            float* row = src + ih * InW;
-                            var (v0, v1) = Inside(rw);
-                            new Span<float>(dst, v0).Clear();
-                            if (S == 1)
-                                new Span<float>(row + v0 + MinW + rw, v1 - v0).CopyTo(new Span<float>(dst + v0, v1 - v0));
-                            else
-                            {
-                                int v = v0;
-                                if (S == 2 && Avx512F.IsSupported)      // every other float: one permute per 16
-                                {
-                                    var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-                                    for (; v + 16 <= v1 && (v + MinW) * 2 + rw + 32 <= InW; v += 16)
-                                    {
-                                        float* sp = row + (v + MinW) * 2 + rw;
-                                        Vector512.Store(Avx512F.PermuteVar16x32x2(Vector512.Load(sp), even, Vector512.Load(sp + 16)), dst + v);
-                                    }
-                                }
-                                for (; v < v1; v++)
-                                    dst[v] = row[(v + MinW) * S + rw];
-                            }
-                            new Span<float>(dst + v1, Wq - v1).Clear();
+                            for (int rw = 0; rw < S; rw++)
+                                new Span<float>(d0 + rw * plane, Wq).Clear();
+                            continue;
                         }
+                        CopyExact(src + ih * InW, buf + lead, InW);
+                        // Whole vectors past the row's end land on row u + 1 of the plane, written
+                        // later; a plane's last row (u = Hq - 1) ends exactly.
+                        int end = !vector ? 0 : u < Hq - 1 ? Wq : whole;
+                        for (int rw = 0; rw < S; rw++)
+                        {
+                            float* b = buf + lead + MinW * S + rw, d = d0 + rw * plane;
+                            int v = 0;
+                            if (S == 1)
+                                for (; v < end; v += 16)
+                                    Vector512.Store(Vector512.Load(b + v), d + v);
+                            else if (vector)
+                                for (; v < end; v += 16)
+                                    Vector512.Store(Avx512F.PermuteVar16x32x2(Vector512.Load(b + 2 * v), even, Vector512.Load(b + 2 * v + 16)), d + v);
+                            for (; v < Wq; v++)
+                                d[v] = b[v * S];
+                        }
+                    }
+        }
+
+        /// <summary>dst[0 .. n) = src[0 .. n), reading and writing nothing past them.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void CopyExact(float* src, float* dst, int n)
+        {
+            int i = 0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; i + 16 <= n; i += 16)
+                    Vector512.Store(Vector512.Load(src + i), dst + i);
+            for (; i + 4 <= n; i += 4)
+                Vector128.Store(Vector128.Load(src + i), dst + i);
+            for (; i < n; i++)
+                dst[i] = src[i];
         }
 
         /// <summary>The adjoint of <see cref="Build"/>: dst (count, channels, InH, InW) += the copy's
