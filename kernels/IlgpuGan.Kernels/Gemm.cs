@@ -696,12 +696,57 @@ public sealed partial class Kernels
         /// <summary>
         /// Packs a sliver whose W lanes are rows of the source, contiguous along k:
         /// dst[k * w + r] = src[r * ld + k] for r &lt; lanes, zero for the padding lanes.
-        /// (A without TransA, B with TransB.) 4 x 4 blocks are transposed in SSE registers.
+        /// (A without TransA, B with TransB.) 8 x 8 blocks are transposed in AVX registers, 4 x 4 ones in SSE registers.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         internal static void PackStrided(float* src, nint ld, int lanes, int kc, int w, float* dst)
         {
             int r = 0;
+            if (Avx.IsSupported)        // 8 x 8 blocks in AVX registers
+            {
+                for (; r + 8 <= lanes; r += 8)
+                {
+                    float* s0 = src + r * ld;
+                    float* d = dst + r;
+                    int k = 0;
+                    for (; k + 8 <= kc; k += 8)
+                    {
+                        float* sk = s0 + k;
+                        var x0 = Avx.LoadVector256(sk);
+                        var x1 = Avx.LoadVector256(sk + ld);
+                        var x2 = Avx.LoadVector256(sk + 2 * ld);
+                        var x3 = Avx.LoadVector256(sk + 3 * ld);
+                        var x4 = Avx.LoadVector256(sk + 4 * ld);
+                        var x5 = Avx.LoadVector256(sk + 5 * ld);
+                        var x6 = Avx.LoadVector256(sk + 6 * ld);
+                        var x7 = Avx.LoadVector256(sk + 7 * ld);
+                        // per 128-bit half: rows interleaved in pairs, then in fours, then the halves swapped
+                        var t0 = Avx.UnpackLow(x0, x1); var t1 = Avx.UnpackHigh(x0, x1);
+                        var t2 = Avx.UnpackLow(x2, x3); var t3 = Avx.UnpackHigh(x2, x3);
+                        var t4 = Avx.UnpackLow(x4, x5); var t5 = Avx.UnpackHigh(x4, x5);
+                        var t6 = Avx.UnpackLow(x6, x7); var t7 = Avx.UnpackHigh(x6, x7);
+                        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                        float* dk = d + (nint)k * w;
+                        Avx.Store(dk, Avx.Permute2x128(u0, u4, 0x20));
+                        Avx.Store(dk + w, Avx.Permute2x128(u1, u5, 0x20));
+                        Avx.Store(dk + 2 * w, Avx.Permute2x128(u2, u6, 0x20));
+                        Avx.Store(dk + 3 * w, Avx.Permute2x128(u3, u7, 0x20));
+                        Avx.Store(dk + 4 * w, Avx.Permute2x128(u0, u4, 0x31));
+                        Avx.Store(dk + 5 * w, Avx.Permute2x128(u1, u5, 0x31));
+                        Avx.Store(dk + 6 * w, Avx.Permute2x128(u2, u6, 0x31));
+                        Avx.Store(dk + 7 * w, Avx.Permute2x128(u3, u7, 0x31));
+                    }
+                    for (; k < kc; k++)
+                    {
+                        float* dk = d + (nint)k * w;
+                        for (int q = 0; q < 8; q++)
+                            dk[q] = s0[q * ld + k];
+                    }
+                }
+            }
             if (Sse.IsSupported)
             {
                 for (; r + 4 <= lanes; r += 4)
