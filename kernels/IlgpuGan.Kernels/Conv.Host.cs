@@ -389,24 +389,72 @@ public sealed partial class Kernels
 
         /// <summary>The adjoint of <see cref="Build"/>: dst (count, channels, InH, InW) += the copy's
         /// values at the positions Build took them from (the borders are dropped).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddTo(float* src, int count, int channels, float* dst)
         {
+            if (S == 2 && Avx512F.IsSupported)
+            {
+                AddTo2(src, count, channels, dst);
+                return;
+            }
+            var (w0, w1) = Inside(0);
             for (int n = 0; n < count * channels; n++, dst += InH * InW)
                 for (int rh = 0; rh < S; rh++)
                     for (int rw = 0; rw < S; rw++)
+                    {
+                        var (v0, v1) = S == 1 ? (w0, w1) : Inside(rw);
                         for (int u = 0; u < Hq; u++, src += Wq)
                         {
                             int ih = (u + MinH) * S + rh;
                             if ((uint)ih >= (uint)InH)
                                 continue;
                             float* row = dst + ih * InW;
-                            var (v0, v1) = Inside(rw);
                             if (S == 1)
                                 AddRun(row + v0 + MinW + rw, src + v0, v1 - v0);
                             else
                                 for (int v = v0; v < v1; v++)
                                     row[(v + MinW) * S + rw] += src[v];
                         }
+                    }
+        }
+
+        /// <summary>
+        /// <see cref="AddTo"/> for stride 2: the two column phases of an input row are interleaved
+        /// (two permutes per 16 columns of each) into a zero-bordered buffer laid out as the row,
+        /// then the buffer's row part is added onto the row.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void AddTo2(float* src, int count, int channels, float* dst)
+        {
+            int lead = Math.Max(0, -MinW * 2) + 16, wq16 = (Wq + 15) & ~15;
+            int bufLen = Math.Max(lead + InW, lead + 2 * (wq16 + MinW)) + 48;
+            float* buf = stackalloc float[bufLen];
+            new Span<float>(buf, bufLen).Clear();
+            var lo = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            var hi = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            var lane = Vector512<int>.Indices;
+            int plane = Hq * Wq;
+            for (int n = 0; n < count * channels; n++, dst += InH * InW, src += ChannelStride)
+                for (int rh = 0; rh < 2; rh++)
+                    for (int u = 0; u < Hq; u++)
+                    {
+                        int ih = (u + MinH) * 2 + rh;
+                        if ((uint)ih >= (uint)InH)
+                            continue;
+                        float* p0 = src + (2 * rh * Hq + u) * Wq, p1 = p0 + plane;
+                        float* b = buf + lead + 2 * MinW;
+                        // b[2 v + rw] = plane rw's row u at v (0 for v >= Wq: those columns are
+                        // outside the row or never read, and the buffer there must stay 0)
+                        for (int v = 0; v < Wq; v += 16)
+                        {
+                            var m = Vector512.LessThan(lane, Vector512.Create(Wq - v)).AsSingle();
+                            var a = Avx512F.MaskLoad(p0 + v, m, Vector512<float>.Zero);
+                            var c = Avx512F.MaskLoad(p1 + v, m, Vector512<float>.Zero);
+                            Vector512.Store(Avx512F.PermuteVar16x32x2(a, lo, c), b + 2 * v);
+                            Vector512.Store(Avx512F.PermuteVar16x32x2(a, hi, c), b + 2 * v + 16);
+                        }
+                        AddRun(dst + ih * InW, buf + lead, InW);
+                    }
         }
     }
 
