@@ -47,6 +47,9 @@ public sealed partial class Kernels
         private float beta;
         private Window win = null!;
         private int nb, activeWorkers;
+        /// <summary>The forward pass as a direct convolution (<see cref="ForwardDirect"/>): AVX-512 only.</summary>
+        private bool direct;
+        private readonly PinnedBuffer tapOffsets = new();
 
         public HostConv(Kernels owner)
         {
@@ -74,6 +77,7 @@ public sealed partial class Kernels
             var key = (s.Hi, s.Wi, s.Ho, s.Wo, s.Kh, s.Kw, s.Stride, s.Pad);
             if (!windows.TryGetValue(key, out win!))
                 windows[key] = win = new Window(s);
+            direct = pass == ConvPass.Forward && workers[0].Gemm.Simd == 512 && Avx512F.IsSupported;
             PackWeights();
             int P = s.OutPixels, T = workers.Length;
             nb = Math.Clamp((TargetColumns + P - 1) / P, 1, s.N);
@@ -91,7 +95,17 @@ public sealed partial class Kernels
         private void PackWeights()
         {
             var gemm = workers[0].Gemm;
-            if (pass == ConvPass.Forward)
+            if (direct)                 // W^T (Ci Kh Kw, Co) in 32-channel slivers, and each tap's offset in the padded copy
+            {
+                var w = new MatrixPanel(pb, s.Patch, lanesAreColumns: false);
+                gemm.PackB(s.Patch, s.Co, ref w, packedWeights.Get(gemm.PackedBLength(s.Patch, s.Co)));
+                int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, T = s.Kh * s.Kw;
+                int* koff = (int*)tapOffsets.Get(s.Patch);
+                for (int c = 0, k = 0; c < s.Ci; c++)
+                    for (int t = 0; t < T; t++, k++)
+                        koff[k] = (c * hp + t / s.Kw) * wp + t % s.Kw;
+            }
+            else if (pass == ConvPass.Forward)
             {
                 var w = new MatrixPanel(pb, s.Patch, lanesAreColumns: false);
                 float* dst = packedWeights.Get(gemm.PackedALength(s.Co, s.Patch));
@@ -153,12 +167,137 @@ public sealed partial class Kernels
                 int n0 = lo + (int)((long)(hi - lo) * chunk / chunks), count = lo + (int)((long)(hi - lo) * (chunk + 1) / chunks) - n0;
                 switch (pass)
                 {
+                    case ConvPass.Forward when direct: ForwardDirect(ws, n0, count); break;
                     case ConvPass.Forward: Forward(ws, n0, count); break;
                     case ConvPass.BackwardData: BackwardData(ws, n0, count); break;
                     default: BackwardWeight(ws, t, n0, count, first); break;
                 }
                 first = false;
             }
+        }
+
+        /// <summary>
+        /// y[n0 .. n0 + count) = conv(x, W) + bias + beta y as a direct convolution: the micro-kernel
+        /// (<see cref="Direct8x32"/>) holds 8 output pixels x 32 output channels, takes the weights as
+        /// vectors (32 channels of one (ci, kh, kw)) and broadcasts each pixel's input value straight
+        /// from a zero-padded copy of x, so nothing of the size of im2col is ever written. Its
+        /// result, (pixel, channel), is transposed into y's (channel, pixel) at the end.
+        /// </summary>
+        private void ForwardDirect(WorkerState ws, int n0, int count)
+        {
+            int P = s.OutPixels, cols = count * P, groups = (cols + 7) / 8;
+            int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, plane = hp * wp, K = s.Patch;
+            int coPad = (s.Co + 31) & ~31;
+            // the padded copy (count, Ci, Hp, Wp)
+            float* xp = ws.Copy.Get(checked(count * s.Ci * plane + 16));
+            float* src = pa + (long)n0 * s.Ci * s.InPixels;
+            for (int m = 0; m < count * s.Ci; m++, src += s.InPixels)
+            {
+                float* d = xp + (long)m * plane;
+                new Span<float>(d, s.Pad * wp + s.Pad).Clear();
+                for (int h = 0; h < s.Hi; h++)
+                {
+                    float* row = d + (h + s.Pad) * wp + s.Pad;
+                    new Span<float>(src + h * s.Wi, s.Wi).CopyTo(new Span<float>(row, s.Wi));
+                    new Span<float>(row + s.Wi, h + 1 < s.Hi ? 2 * s.Pad : s.Pad * wp + s.Pad).Clear();
+                }
+            }
+            // each output pixel's offset in the copy (the last group padded with its last pixel)
+            int* pix = (int*)ws.Runs.Get(groups * 8);
+            for (int q = 0; q < groups * 8; q++)
+            {
+                int qq = Math.Min(q, cols - 1), j = qq / P, p = qq - j * P, oh = p / s.Wo, ow = p - oh * s.Wo;
+                pix[q] = j * s.Ci * plane + oh * s.Stride * wp + ow * s.Stride;
+            }
+            float* outT = ws.Out.Get(checked(groups * 8 * coPad));
+            float* w = packedWeights.Get(0);
+            int* koff = (int*)tapOffsets.Get(0);
+            for (int p0 = 0; p0 < K; p0 += KC)
+            {
+                int kc = Math.Min(KC, K - p0);
+                for (int c0 = 0; c0 < s.Co; c0 += 32)
+                {
+                    float* wsl = w + (long)p0 * coPad + (long)c0 * kc;
+                    for (int g = 0; g < groups; g++)
+                        Direct8x32(kc, wsl, xp, koff + p0, pix + 8 * g, outT + (long)g * 8 * coPad + c0, coPad, p0 > 0);
+                }
+            }
+            // y (count, Co, P) = outT (count P, Co) transposed, + bias + beta y
+            float* y = pc + (long)n0 * s.Co * P;
+            for (int j = 0; j < count; j++)
+                for (int co = 0; co < s.Co; co++)
+                {
+                    float* d = y + ((long)j * s.Co + co) * P;
+                    float* q = outT + (long)j * P * coPad + co;
+                    float add = pbias == null ? 0f : pbias[co];
+                    if (beta == 0f)
+                        for (int i = 0; i < P; i++) d[i] = q[(long)i * coPad] + add;
+                    else
+                        for (int i = 0; i < P; i++) d[i] = q[(long)i * coPad] + add + beta * d[i];
+                }
+        }
+
+        private const int KC = HostGemm.KC;
+
+        /// <summary>
+        /// c (8 pixels x 32 channels, row stride ldc) (+)= the sum over k &lt; kc of x[koff[k] + pix[i]]
+        /// times w's k-th row of 32 channels: 16 zmm accumulators, two weight vectors and eight
+        /// broadcasts per k.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Direct8x32(int kc, float* w, float* x, int* koff, int* pix, float* c, nint ldc, bool accumulate)
+        {
+            // pixel 0 folded into the base, the others relative to it: no register spills in the loop
+            x += pix[0];
+            nint o1 = pix[1] - pix[0], o2 = pix[2] - pix[0], o3 = pix[3] - pix[0], o4 = pix[4] - pix[0];
+            nint o5 = pix[5] - pix[0], o6 = pix[6] - pix[0], o7 = pix[7] - pix[0];
+            Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default;
+            Vector512<float> c20 = default, c21 = default, c30 = default, c31 = default;
+            Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default;
+            Vector512<float> c60 = default, c61 = default, c70 = default, c71 = default;
+            for (int* kend = koff + kc; koff < kend; koff++)
+            {
+                float* xk = x + *koff;
+                var b0 = Vector512.Load(w);
+                var b1 = Vector512.Load(w + 16);
+                var a = Vector512.Create(xk[0]);
+                c00 = Vector512.FusedMultiplyAdd(a, b0, c00); c01 = Vector512.FusedMultiplyAdd(a, b1, c01);
+                a = Vector512.Create(xk[o1]);
+                c10 = Vector512.FusedMultiplyAdd(a, b0, c10); c11 = Vector512.FusedMultiplyAdd(a, b1, c11);
+                a = Vector512.Create(xk[o2]);
+                c20 = Vector512.FusedMultiplyAdd(a, b0, c20); c21 = Vector512.FusedMultiplyAdd(a, b1, c21);
+                a = Vector512.Create(xk[o3]);
+                c30 = Vector512.FusedMultiplyAdd(a, b0, c30); c31 = Vector512.FusedMultiplyAdd(a, b1, c31);
+                a = Vector512.Create(xk[o4]);
+                c40 = Vector512.FusedMultiplyAdd(a, b0, c40); c41 = Vector512.FusedMultiplyAdd(a, b1, c41);
+                a = Vector512.Create(xk[o5]);
+                c50 = Vector512.FusedMultiplyAdd(a, b0, c50); c51 = Vector512.FusedMultiplyAdd(a, b1, c51);
+                a = Vector512.Create(xk[o6]);
+                c60 = Vector512.FusedMultiplyAdd(a, b0, c60); c61 = Vector512.FusedMultiplyAdd(a, b1, c61);
+                a = Vector512.Create(xk[o7]);
+                c70 = Vector512.FusedMultiplyAdd(a, b0, c70); c71 = Vector512.FusedMultiplyAdd(a, b1, c71);
+                w += 32;
+            }
+            StoreRow(c, c00, c01, accumulate); c += ldc;
+            StoreRow(c, c10, c11, accumulate); c += ldc;
+            StoreRow(c, c20, c21, accumulate); c += ldc;
+            StoreRow(c, c30, c31, accumulate); c += ldc;
+            StoreRow(c, c40, c41, accumulate); c += ldc;
+            StoreRow(c, c50, c51, accumulate); c += ldc;
+            StoreRow(c, c60, c61, accumulate); c += ldc;
+            StoreRow(c, c70, c71, accumulate);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void StoreRow(float* c, Vector512<float> x0, Vector512<float> x1, bool accumulate)
+        {
+            if (accumulate)
+            {
+                x0 += Vector512.Load(c);
+                x1 += Vector512.Load(c + 16);
+            }
+            Vector512.Store(x0, c);
+            Vector512.Store(x1, c + 16);
         }
 
         /// <summary>y[n0 .. n0 + count) = W im2col(x) + bias + beta y.</summary>

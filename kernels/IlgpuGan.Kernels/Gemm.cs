@@ -142,13 +142,14 @@ public sealed partial class Kernels
     [SkipLocalsInit]
     private sealed unsafe class HostGemm
     {
-        private const int KC = 256;
+        /// <summary>The packed operands' block of K (the direct convolution reads them too).</summary>
+        internal const int KC = 256;
         /// <summary>Below this many flops (2MNK) one thread does the whole product.</summary>
         private const double ParallelFlops = 4e6;
         /// <summary>Items of C per thread in a parallel product (see <see cref="Run"/>).</summary>
         private const int ItemsPerThread = 2;
 
-        public static int BestSimd =>
+        public static int BestSimd => Environment.GetEnvironmentVariable("XSIMD") == "256" ? 256 :
             Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 0;
 
         public readonly int Simd;
