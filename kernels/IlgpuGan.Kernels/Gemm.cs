@@ -149,7 +149,7 @@ public sealed partial class Kernels
         /// <summary>Items of C per thread in a parallel product (see <see cref="Run"/>).</summary>
         private const int ItemsPerThread = 2;
 
-        public static int BestSimd => Environment.GetEnvironmentVariable("XSIMD") == "256" ? 256 :
+        public static int BestSimd =>
             Vector512.IsHardwareAccelerated ? 512 : Vector256.IsHardwareAccelerated ? 256 : 0;
 
         public readonly int Simd;
