@@ -77,16 +77,20 @@ public sealed partial class Kernels
             var key = (s.Hi, s.Wi, s.Ho, s.Wo, s.Kh, s.Kw, s.Stride, s.Pad);
             if (!windows.TryGetValue(key, out win!))
                 windows[key] = win = new Window(s);
-            direct = pass == ConvPass.Forward && workers[0].Gemm.Simd == 512 && Avx512F.IsSupported;
+            direct = pass != ConvPass.BackwardData && workers[0].Gemm.Simd == 512 && Avx512F.IsSupported;
             PackWeights();
             int P = s.OutPixels, T = workers.Length;
-            nb = Math.Clamp((TargetColumns + P - 1) / P, 1, s.N);
+            // the direct weight gradient reads its gW^T tiles once per chunk: larger chunks
+            int target = direct && pass == ConvPass.BackwardWeight ? 4 * TargetColumns : TargetColumns;
+            nb = Math.Clamp((target + P - 1) / P, 1, s.N);
             activeWorkers = Math.Min(T, s.N);
             if (activeWorkers == 1)
                 Worker(0);
             else
                 owner.Pool.Run(activeWorkers, body);
-            if (pass == ConvPass.BackwardWeight && activeWorkers > 1)
+            if (pass == ConvPass.BackwardWeight && direct)
+                TransposeWeightGradient();
+            else if (pass == ConvPass.BackwardWeight && activeWorkers > 1)
                 SumPartials();
             pa = pb = pc = pbias = null;
         }
@@ -95,15 +99,21 @@ public sealed partial class Kernels
         private void PackWeights()
         {
             var gemm = workers[0].Gemm;
-            if (direct)                 // W^T (Ci Kh Kw, Co) in 32-channel slivers, and each tap's offset in the padded copy
+            if (direct)
             {
-                var w = new MatrixPanel(pb, s.Patch, lanesAreColumns: false);
-                gemm.PackB(s.Patch, s.Co, ref w, packedWeights.Get(gemm.PackedBLength(s.Patch, s.Co)));
-                int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, T = s.Kh * s.Kw;
-                int* koff = (int*)tapOffsets.Get(s.Patch);
+                // each (ci, kh, kw)'s offset in the padded copy, repeated up to a multiple of 8 rows
+                int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, T = s.Kh * s.Kw, k8 = (s.Patch + 7) & ~7;
+                int* koff = (int*)tapOffsets.Get(k8);
                 for (int c = 0, k = 0; c < s.Ci; c++)
                     for (int t = 0; t < T; t++, k++)
                         koff[k] = (c * hp + t / s.Kw) * wp + t % s.Kw;
+                for (int k = s.Patch; k < k8; k++)
+                    koff[k] = koff[s.Patch - 1];
+            }
+            if (direct && pass == ConvPass.Forward)     // W^T (Ci Kh Kw, Co) in 32-channel slivers
+            {
+                var w = new MatrixPanel(pb, s.Patch, lanesAreColumns: false);
+                gemm.PackB(s.Patch, s.Co, ref w, packedWeights.Get(gemm.PackedBLength(s.Patch, s.Co)));
             }
             else if (pass == ConvPass.Forward)
             {
@@ -170,6 +180,7 @@ public sealed partial class Kernels
                     case ConvPass.Forward when direct: ForwardDirect(ws, n0, count); break;
                     case ConvPass.Forward: Forward(ws, n0, count); break;
                     case ConvPass.BackwardData: BackwardData(ws, n0, count); break;
+                    case ConvPass.BackwardWeight when direct: BackwardWeightDirect(ws, n0, count, first); break;
                     default: BackwardWeight(ws, t, n0, count, first); break;
                 }
                 first = false;
@@ -188,27 +199,8 @@ public sealed partial class Kernels
             int P = s.OutPixels, cols = count * P, groups = (cols + 7) / 8;
             int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, plane = hp * wp, K = s.Patch;
             int coPad = (s.Co + 31) & ~31;
-            // the padded copy (count, Ci, Hp, Wp)
-            float* xp = ws.Copy.Get(checked(count * s.Ci * plane + 16));
-            float* src = pa + (long)n0 * s.Ci * s.InPixels;
-            for (int m = 0; m < count * s.Ci; m++, src += s.InPixels)
-            {
-                float* d = xp + (long)m * plane;
-                new Span<float>(d, s.Pad * wp + s.Pad).Clear();
-                for (int h = 0; h < s.Hi; h++)
-                {
-                    float* row = d + (h + s.Pad) * wp + s.Pad;
-                    new Span<float>(src + h * s.Wi, s.Wi).CopyTo(new Span<float>(row, s.Wi));
-                    new Span<float>(row + s.Wi, h + 1 < s.Hi ? 2 * s.Pad : s.Pad * wp + s.Pad).Clear();
-                }
-            }
-            // each output pixel's offset in the copy (the last group padded with its last pixel)
-            int* pix = (int*)ws.Runs.Get(groups * 8);
-            for (int q = 0; q < groups * 8; q++)
-            {
-                int qq = Math.Min(q, cols - 1), j = qq / P, p = qq - j * P, oh = p / s.Wo, ow = p - oh * s.Wo;
-                pix[q] = j * s.Ci * plane + oh * s.Stride * wp + ow * s.Stride;
-            }
+            float* xp = PaddedCopy(ws, n0, count);
+            int* pix = PixelOffsets(ws, count, groups * 8);
             float* outT = ws.Out.Get(checked(groups * 8 * coPad));
             float* w = packedWeights.Get(0);
             int* koff = (int*)tapOffsets.Get(0);
@@ -238,6 +230,146 @@ public sealed partial class Kernels
         }
 
         private const int KC = HostGemm.KC;
+
+        /// <summary>x[n0 .. n0 + count) zero-padded by Pad on every side: (count, Ci, Hi + 2 Pad, Wi + 2 Pad).</summary>
+        private float* PaddedCopy(WorkerState ws, int n0, int count)
+        {
+            int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, plane = hp * wp;
+            float* xp = ws.Copy.Get(checked(count * s.Ci * plane + 16));
+            float* src = pa + (long)n0 * s.Ci * s.InPixels;
+            for (int m = 0; m < count * s.Ci; m++, src += s.InPixels)
+            {
+                float* d = xp + (long)m * plane;
+                new Span<float>(d, s.Pad * wp + s.Pad).Clear();
+                for (int h = 0; h < s.Hi; h++)
+                {
+                    float* row = d + (h + s.Pad) * wp + s.Pad;
+                    new Span<float>(src + h * s.Wi, s.Wi).CopyTo(new Span<float>(row, s.Wi));
+                    new Span<float>(row + s.Wi, h + 1 < s.Hi ? 2 * s.Pad : s.Pad * wp + s.Pad).Clear();
+                }
+            }
+            return xp;
+        }
+
+        /// <summary>Each output pixel's (sample, oh, ow) offset in the padded copy of count samples, for
+        /// length entries (those past the last pixel repeat it).</summary>
+        private int* PixelOffsets(WorkerState ws, int count, int length)
+        {
+            int P = s.OutPixels, cols = count * P, wp = s.Wi + 2 * s.Pad, sample = s.Ci * (s.Hi + 2 * s.Pad) * wp;
+            int* pix = (int*)ws.Runs.Get(length);
+            for (int q = 0; q < length; q++)
+            {
+                int qq = Math.Min(q, cols - 1), j = qq / P, p = qq - j * P, oh = p / s.Wo, ow = p - oh * s.Wo;
+                pix[q] = j * sample + oh * s.Stride * wp + ow * s.Stride;
+            }
+            return pix;
+        }
+
+        /// <summary>
+        /// Worker's gW^T (Ci Kh Kw, Co) (+)= im2col(x) gY^T over the chunk's pixels, as a direct
+        /// convolution: <see cref="Direct8x32"/> with the roles turned, gY^T's rows (32 output
+        /// channels of one pixel) as the vectors and the input value of 8 (ci, kh, kw) rows at that
+        /// pixel broadcast from the padded copy. <see cref="TransposeWeightGradient"/> then sums the
+        /// workers' gW^T into gW.
+        /// </summary>
+        private void BackwardWeightDirect(WorkerState ws, int n0, int count, bool first)
+        {
+            int P = s.OutPixels, cols = count * P, coPad = (s.Co + 31) & ~31, k8 = (s.Patch + 7) & ~7;
+            var gemm = ws.Gemm;
+            float* xp = PaddedCopy(ws, n0, count);
+            int* pix = PixelOffsets(ws, count, cols);
+            var gy = new ImagePanel(pb + (long)n0 * s.Co * P, s.Co, P, lanesAreChannels: true);
+            float* gyT = ws.A.Get(gemm.PackedBLength(cols, s.Co));
+            gemm.PackB(cols, s.Co, ref gy, gyT);
+            float* gwT = ws.Partial.Get(checked(k8 * coPad));
+            int* koff = (int*)tapOffsets.Get(0);
+            // The pixels' blocks innermost: a tile of gW^T stays in L1 over the whole chunk. Blocks of
+            // GroupRows rows outermost: the inputs they read (a few channels) stay in L2 while every
+            // 32-channel band of gY^T passes by.
+            for (int rb = 0; rb < k8; rb += GroupRows)
+                for (int c0 = 0; c0 < s.Co; c0 += 32)
+                    for (int r = rb; r < Math.Min(k8, rb + GroupRows); r += 8)
+                        for (int p0 = 0; p0 < cols; p0 += KC)
+                        {
+                            int kc = Math.Min(KC, cols - p0);
+                            Direct8x32(kc, gyT + (long)p0 * coPad + (long)c0 * kc, xp, pix + p0, koff + r,
+                                gwT + (long)r * coPad + c0, coPad, !first || p0 > 0);
+                        }
+        }
+
+        /// <summary>gW (Co, Ci Kh Kw) = beta gW + the workers' gW^T summed in worker order, transposed; split over the cores by output channel.</summary>
+        private void TransposeWeightGradient()
+        {
+            float* gw = pc;
+            int K = s.Patch, coPad = (s.Co + 31) & ~31, active = activeWorkers;
+            float be = beta;
+            // blocks of 8 channels x 8 rows: 8 x 8 transposes in AVX registers; the edges one by one
+            owner.HostFor((s.Co + 7) / 8, (from, to) =>
+            {
+                float* sum = stackalloc float[64];
+                for (long cb = from; cb < to; cb++)
+                {
+                    int co0 = (int)cb * 8, cn = Math.Min(8, s.Co - co0);
+                    for (int k0 = 0; k0 < K; k0 += 8)
+                    {
+                        int kn = Math.Min(8, K - k0);
+                        if (cn == 8 && kn == 8 && Avx.IsSupported)
+                        {
+                            Transpose8x8Sum(active, k0, co0, coPad, sum);
+                            for (int i = 0; i < 8; i++)
+                            {
+                                float* d = gw + (long)(co0 + i) * K + k0;
+                                var v = Vector256.Load(sum + 8 * i);
+                                if (be != 0f) v += Vector256.Create(be) * Vector256.Load(d);
+                                Vector256.Store(v, d);
+                            }
+                            continue;
+                        }
+                        for (int i = 0; i < cn; i++)
+                            for (int k = k0; k < k0 + kn; k++)
+                            {
+                                float v = 0f;
+                                for (int t = 0; t < active; t++)
+                                    v += workers[t].Partial.Get(0)[(long)k * coPad + co0 + i];
+                                float* d = gw + (long)(co0 + i) * K + k;
+                                *d = be == 0f ? v : be * *d + v;
+                            }
+                    }
+                }
+            });
+        }
+
+        /// <summary>sum[8 i + j] = the workers' gW^T summed at row k0 + j, channel co0 + i (in worker order).</summary>
+        private void Transpose8x8Sum(int active, int k0, int co0, int coPad, float* sum)
+        {
+            float* q = workers[0].Partial.Get(0) + (long)k0 * coPad + co0;
+            Vector256<float> x0 = Vector256.Load(q), x1 = Vector256.Load(q + coPad), x2 = Vector256.Load(q + 2 * coPad),
+                x3 = Vector256.Load(q + 3 * coPad), x4 = Vector256.Load(q + 4 * coPad), x5 = Vector256.Load(q + 5 * coPad),
+                x6 = Vector256.Load(q + 6 * coPad), x7 = Vector256.Load(q + 7 * coPad);
+            for (int t = 1; t < active; t++)
+            {
+                q = workers[t].Partial.Get(0) + (long)k0 * coPad + co0;
+                x0 += Vector256.Load(q); x1 += Vector256.Load(q + coPad); x2 += Vector256.Load(q + 2 * coPad);
+                x3 += Vector256.Load(q + 3 * coPad); x4 += Vector256.Load(q + 4 * coPad); x5 += Vector256.Load(q + 5 * coPad);
+                x6 += Vector256.Load(q + 6 * coPad); x7 += Vector256.Load(q + 7 * coPad);
+            }
+            var t0 = Avx.UnpackLow(x0, x1); var t1 = Avx.UnpackHigh(x0, x1);
+            var t2 = Avx.UnpackLow(x2, x3); var t3 = Avx.UnpackHigh(x2, x3);
+            var t4 = Avx.UnpackLow(x4, x5); var t5 = Avx.UnpackHigh(x4, x5);
+            var t6 = Avx.UnpackLow(x6, x7); var t7 = Avx.UnpackHigh(x6, x7);
+            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+            Vector256.Store(Avx.Permute2x128(u0, u4, 0x20), sum);
+            Vector256.Store(Avx.Permute2x128(u1, u5, 0x20), sum + 8);
+            Vector256.Store(Avx.Permute2x128(u2, u6, 0x20), sum + 16);
+            Vector256.Store(Avx.Permute2x128(u3, u7, 0x20), sum + 24);
+            Vector256.Store(Avx.Permute2x128(u0, u4, 0x31), sum + 32);
+            Vector256.Store(Avx.Permute2x128(u1, u5, 0x31), sum + 40);
+            Vector256.Store(Avx.Permute2x128(u2, u6, 0x31), sum + 48);
+            Vector256.Store(Avx.Permute2x128(u3, u7, 0x31), sum + 56);
+        }
 
         /// <summary>
         /// c (8 pixels x 32 channels, row stride ldc) (+)= the sum over k &lt; kc of x[koff[k] + pix[i]]
