@@ -77,7 +77,10 @@ public sealed partial class Kernels
             var key = (s.Hi, s.Wi, s.Ho, s.Wo, s.Kh, s.Kw, s.Stride, s.Pad);
             if (!windows.TryGetValue(key, out win!))
                 windows[key] = win = new Window(s);
-            direct = pass != ConvPass.BackwardData && workers[0].Gemm.Simd == 512 && Avx512F.IsSupported;
+            // (its vectors run over the output channels: fewer than 32 would leave lanes empty; a
+            // forward pass with a short reduction, Ci Kh Kw < 64, spends more on storing its tiles)
+            direct = (pass == ConvPass.BackwardWeight || pass == ConvPass.Forward && s.Patch >= 64) && s.Co >= 32
+                && workers[0].Gemm.Simd == 512 && Avx512F.IsSupported;
             PackWeights();
             int P = s.OutPixels, T = workers.Length;
             // the direct weight gradient reads its gW^T tiles once per chunk: larger chunks
