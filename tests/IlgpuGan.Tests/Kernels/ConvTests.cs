@@ -12,7 +12,8 @@ namespace IlgpuGan.Tests.Kernels;
 /// (N = 1: one worker), one sample per chunk (written in place), several samples per chunk
 /// (scattered), 1x1 outputs, kernels that cover the whole input (one GEMM over the batch), stride 3
 /// and kernels smaller than the stride (the window copy's planes and borders), and more than one
-/// KC block of K. The GPU-style kernels run the small ones.
+/// KC block of K, and the direct passes (32 or more output channels). The GPU-style kernels run the
+/// small ones.
 /// </summary>
 [Collection("devices")]
 public sealed class ConvTests
@@ -36,6 +37,9 @@ public sealed class ConvTests
             // Co = 300: two KC blocks of backward data's prepacked gY; 20 input channels: blocks of
             // channels (8 or 14 a block) with a partial last one.
             [2, 20, 5, 5, 300, 3, 1, 1],
+            // 40 output channels and Ci Kh Kw = 72: the direct forward and weight-gradient passes
+            // (AVX-512), over several chunks of samples per worker.
+            [9, 8, 20, 20, 40, 3, 1, 1],
         ];
         var data = new TheoryData<string, int[]>();
         foreach (var b in Backends.Names)
