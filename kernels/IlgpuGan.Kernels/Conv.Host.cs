@@ -50,6 +50,7 @@ public sealed partial class Kernels
         /// <summary>The forward pass as a direct convolution (<see cref="ForwardDirect"/>): AVX-512 only.</summary>
         private bool direct;
         private readonly PinnedBuffer tapOffsets = new();
+        private Phases? phases;
 
         public HostConv(Kernels owner)
         {
@@ -79,7 +80,9 @@ public sealed partial class Kernels
                 windows[key] = win = new Window(s);
             // (its vectors run over the output channels: fewer than 32 would leave lanes empty; a
             // forward pass with a short reduction, Ci Kh Kw < 64, spends more on storing its tiles)
-            direct = (pass == ConvPass.BackwardWeight || pass == ConvPass.Forward && s.Patch >= 64) && s.Co >= 32
+            // The data gradient's direct form runs its vectors over the input channels.
+            direct = (pass == ConvPass.BackwardWeight && s.Co >= 32 || pass == ConvPass.Forward && s.Patch >= 64 && s.Co >= 32
+                    || pass == ConvPass.BackwardData && s.Ci >= 32 && s.Co >= 16)
                 && workers[0].Gemm.Simd == 512 && Avx512F.IsSupported;
             PackWeights();
             int P = s.OutPixels, T = workers.Length;
@@ -102,6 +105,12 @@ public sealed partial class Kernels
         private void PackWeights()
         {
             var gemm = workers[0].Gemm;
+            if (direct && pass == ConvPass.BackwardData)
+            {
+                phases = Phases.For(s, phases);
+                phases.PackWeights(s, pb, gemm, owner.Pool);
+                return;
+            }
             if (direct)
             {
                 // each (ci, kh, kw)'s offset in the padded copy, repeated up to a multiple of 8 rows
@@ -182,6 +191,7 @@ public sealed partial class Kernels
                 {
                     case ConvPass.Forward when direct: ForwardDirect(ws, n0, count); break;
                     case ConvPass.Forward: Forward(ws, n0, count); break;
+                    case ConvPass.BackwardData when direct: BackwardDataDirect(ws, n0, count); break;
                     case ConvPass.BackwardData: BackwardData(ws, n0, count); break;
                     case ConvPass.BackwardWeight when direct: BackwardWeightDirect(ws, n0, count, first); break;
                     default: BackwardWeight(ws, t, n0, count, first); break;
@@ -233,6 +243,184 @@ public sealed partial class Kernels
         }
 
         private const int KC = HostGemm.KC;
+
+        /// <summary>
+        /// The data gradient as S^2 direct convolutions, one per phase (ph, pw) of the input: the
+        /// input pixels (ih, iw) with (ih + pad) mod S = ph and (iw + pad) mod S = pw, written
+        /// ih = S u + ph - pad, are reached only by the taps kh = ph + S mh (and kw likewise), from
+        /// output pixel oh = u - mh. So a phase is a stride-1 convolution of a zero-padded copy of gY
+        /// with those taps, every gx value is written once (no col2im), and the micro-kernel
+        /// (<see cref="Direct8x32"/>) takes 32 input channels of W as vectors and broadcasts gY.
+        /// </summary>
+        private sealed class Phases
+        {
+            public ConvShape Shape;
+            /// <summary>gY's padded copy: Top rows and Left columns of zeros before it, Hg x Wg a channel.</summary>
+            public int Top, Left, Hg, Wg;
+            public Phase[] Items = [];
+            public readonly PinnedBuffer Weights = new(), Offsets = new();
+
+            public sealed class Phase
+            {
+                public int Ph, Pw, Mh, Mw, U0, Nu, V0, Nv, K;
+                /// <summary>Where its packed weights and its reduction offsets start.</summary>
+                public long WeightsAt, OffsetsAt;
+            }
+
+            private static int CeilDiv(int a, int b) => -FloorDivide(-a, b);
+            private static int FloorDivide(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+
+            public static Phases For(in ConvShape s, Phases? cached)
+            {
+                if (cached != null && cached.Shape == s)
+                    return cached;
+                var p = cached ?? new Phases();
+                p.Shape = s;
+                int S = s.Stride;
+                var items = new List<Phase>();
+                int top = 0, left = 0, bottom = s.Ho, right = s.Wo;
+                for (int ph = 0; ph < S; ph++)
+                    for (int pw = 0; pw < S; pw++)
+                    {
+                        var f = new Phase { Ph = ph, Pw = pw };
+                        f.Mh = ph < s.Kh ? CeilDiv(s.Kh - ph, S) : 0;
+                        f.Mw = pw < s.Kw ? CeilDiv(s.Kw - pw, S) : 0;
+                        f.U0 = CeilDiv(s.Pad - ph, S);
+                        f.Nu = FloorDivide(s.Hi - 1 + s.Pad - ph, S) - f.U0 + 1;
+                        f.V0 = CeilDiv(s.Pad - pw, S);
+                        f.Nv = FloorDivide(s.Wi - 1 + s.Pad - pw, S) - f.V0 + 1;
+                        f.K = s.Co * f.Mh * f.Mw;
+                        if (f.Nu <= 0 || f.Nv <= 0)
+                            continue;
+                        if (f.K > 0)    // rows oh = u - mh and columns ow = v - mw that the copy must hold
+                        {
+                            top = Math.Max(top, f.Mh - 1 - f.U0);
+                            left = Math.Max(left, f.Mw - 1 - f.V0);
+                            bottom = Math.Max(bottom, f.U0 + f.Nu);
+                            right = Math.Max(right, f.V0 + f.Nv);
+                        }
+                        items.Add(f);
+                    }
+                (p.Top, p.Left, p.Hg, p.Wg) = (top, left, top + bottom, left + right);
+                p.Items = [.. items];
+                return p;
+            }
+
+            /// <summary>Each phase's W as vectors: k = (co, mh, mw), 32-channel slivers of ci
+            /// (<see cref="HostGemm.PackB"/>'s layout); and each k's offset in the copy of gY.</summary>
+            public void PackWeights(in ConvShape s, float* w, HostGemm gemm, HostPool pool)
+            {
+                long weights = 0, offsets = 0;
+                foreach (var f in Items)
+                {
+                    (f.WeightsAt, f.OffsetsAt) = (weights, offsets);
+                    if (f.K == 0) continue;
+                    weights += gemm.PackedBLength(f.K, s.Ci);
+                    offsets += f.K;
+                }
+                float* dst = Weights.Get(checked((int)weights));
+                int* off = (int*)Offsets.Get(checked((int)offsets));
+                int plane = Hg * Wg;
+                var shape = s;
+                var items = Items;
+                pool.Run(Math.Min(pool.Threads, items.Length), part =>
+                {
+                    for (int i = part; i < items.Length; i += pool.Threads)
+                    {
+                        var f = items[i];
+                        if (f.K == 0) continue;
+                        var panel = new PhaseWeightPanel(w, shape, f.Ph, f.Pw, f.Mh, f.Mw);
+                        gemm.PackB(f.K, shape.Ci, ref panel, dst + f.WeightsAt);
+                        int* o = off + f.OffsetsAt;
+                        for (int co = 0, k = 0; co < shape.Co; co++)
+                            for (int mh = 0; mh < f.Mh; mh++)
+                                for (int mw = 0; mw < f.Mw; mw++, k++)
+                                    o[k] = co * plane - mh * Wg - mw;
+                    }
+                });
+            }
+        }
+
+        /// <summary>W (Co, Ci, Kh, Kw) seen by a phase: lane ci, k = (co, mh, mw) at tap (ph + S mh, pw + S mw).</summary>
+        private readonly struct PhaseWeightPanel(float* w, ConvShape s, int ph, int pw, int mh, int mw) : IPanelSource
+        {
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+            public void Pack(int k0, int kc, int lane0, int lanes, int width, float* dst)
+            {
+                int taps = s.Kh * s.Kw;
+                for (int k = 0; k < kc; k++, dst += width)
+                {
+                    int kk = k0 + k, co = kk / (mh * mw), r = kk - co * mh * mw, a = r / mw, b = r - a * mw;
+                    float* src = w + ((long)co * s.Ci + lane0) * taps + (ph + s.Stride * a) * s.Kw + pw + s.Stride * b;
+                    int x = 0;
+                    for (; x < lanes; x++)
+                        dst[x] = src[(long)x * taps];
+                    for (; x < width; x++)
+                        dst[x] = 0f;
+                }
+            }
+        }
+
+        /// <summary>gx[n0 .. n0 + count) (+ bias + beta gx) phase by phase (<see cref="Phases"/>).</summary>
+        private void BackwardDataDirect(WorkerState ws, int n0, int count)
+        {
+            var ph = phases!;
+            int P = s.OutPixels, plane = ph.Hg * ph.Wg, ciPad = (s.Ci + 31) & ~31;
+            // gY's zero-padded copy (count, Co, Hg, Wg)
+            float* gyp = ws.Copy.Get(checked(count * s.Co * plane + 16));
+            new Span<float>(gyp, count * s.Co * plane).Clear();
+            float* src = pa + (long)n0 * s.Co * P;
+            for (int m = 0; m < count * s.Co; m++, src += P)
+                for (int oh = 0; oh < s.Ho; oh++)
+                    new Span<float>(src + oh * s.Wo, s.Wo).CopyTo(new Span<float>(gyp + (long)m * plane + (oh + ph.Top) * ph.Wg + ph.Left, s.Wo));
+            float* gx = pc + (long)n0 * s.Ci * s.InPixels;
+            float* w = ph.Weights.Get(0);
+            int* offsets = (int*)ph.Offsets.Get(0);
+            foreach (var f in ph.Items)
+            {
+                int pp = f.Nu * f.Nv, cols = count * pp, groups = (cols + 7) / 8;
+                float* outT = ws.Out.Get(checked(groups * 8 * ciPad));
+                if (f.K > 0)
+                {
+                    int* pix = (int*)ws.Runs.Get(groups * 8);
+                    for (int q = 0; q < groups * 8; q++)
+                    {
+                        int qq = Math.Min(q, cols - 1), j = qq / pp, r = qq - j * pp, u = r / f.Nv, v = r - u * f.Nv;
+                        pix[q] = j * s.Co * plane + (f.U0 + u + ph.Top) * ph.Wg + f.V0 + v + ph.Left;
+                    }
+                    float* wf = w + f.WeightsAt;
+                    int* koff = offsets + f.OffsetsAt;
+                    for (int p0 = 0; p0 < f.K; p0 += KC)
+                    {
+                        int kc = Math.Min(KC, f.K - p0);
+                        for (int c0 = 0; c0 < s.Ci; c0 += 32)
+                        {
+                            float* wsl = wf + (long)p0 * ciPad + (long)c0 * kc;
+                            for (int g = 0; g < groups; g++)
+                                Direct8x32(kc, wsl, gyp, koff + p0, pix + 8 * g, outT + (long)g * 8 * ciPad + c0, ciPad, p0 > 0);
+                        }
+                    }
+                }
+                // gx at the phase's pixels = outT (pixel, ci) (0 where no tap reaches) + bias + beta gx
+                for (int j = 0; j < count; j++)
+                    for (int ci = 0; ci < s.Ci; ci++)
+                    {
+                        float* d = gx + ((long)j * s.Ci + ci) * s.InPixels;
+                        float* q = outT + (long)j * pp * ciPad + ci;
+                        float add = pbias == null ? 0f : pbias[ci];
+                        for (int u = 0; u < f.Nu; u++)
+                        {
+                            float* row = d + (s.Stride * (f.U0 + u) + f.Ph - s.Pad) * s.Wi + s.Stride * f.V0 + f.Pw - s.Pad;
+                            for (int v = 0; v < f.Nv; v++, q += ciPad)
+                            {
+                                float val = (f.K > 0 ? *q : 0f) + add;
+                                float* e = row + v * s.Stride;
+                                *e = beta == 0f ? val : val + beta * *e;
+                            }
+                        }
+                    }
+            }
+        }
 
         /// <summary>x[n0 .. n0 + count) zero-padded by Pad on every side: (count, Ci, Hi + 2 Pad, Wi + 2 Pad).</summary>
         private float* PaddedCopy(WorkerState ws, int n0, int count)
@@ -356,6 +544,14 @@ public sealed partial class Kernels
                 x3 += Vector256.Load(q + 3 * coPad); x4 += Vector256.Load(q + 4 * coPad); x5 += Vector256.Load(q + 5 * coPad);
                 x6 += Vector256.Load(q + 6 * coPad); x7 += Vector256.Load(q + 7 * coPad);
             }
+            Transpose8x8(x0, x1, x2, x3, x4, x5, x6, x7, sum);
+        }
+
+        /// <summary>dst[8 i + j] = row j's lane i (rows x0 .. x7): an 8 x 8 transpose in AVX registers.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Transpose8x8(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3,
+            Vector256<float> x4, Vector256<float> x5, Vector256<float> x6, Vector256<float> x7, float* dst)
+        {
             var t0 = Avx.UnpackLow(x0, x1); var t1 = Avx.UnpackHigh(x0, x1);
             var t2 = Avx.UnpackLow(x2, x3); var t3 = Avx.UnpackHigh(x2, x3);
             var t4 = Avx.UnpackLow(x4, x5); var t5 = Avx.UnpackHigh(x4, x5);
@@ -364,14 +560,14 @@ public sealed partial class Kernels
             var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
             var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
             var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-            Vector256.Store(Avx.Permute2x128(u0, u4, 0x20), sum);
-            Vector256.Store(Avx.Permute2x128(u1, u5, 0x20), sum + 8);
-            Vector256.Store(Avx.Permute2x128(u2, u6, 0x20), sum + 16);
-            Vector256.Store(Avx.Permute2x128(u3, u7, 0x20), sum + 24);
-            Vector256.Store(Avx.Permute2x128(u0, u4, 0x31), sum + 32);
-            Vector256.Store(Avx.Permute2x128(u1, u5, 0x31), sum + 40);
-            Vector256.Store(Avx.Permute2x128(u2, u6, 0x31), sum + 48);
-            Vector256.Store(Avx.Permute2x128(u3, u7, 0x31), sum + 56);
+            Vector256.Store(Avx.Permute2x128(u0, u4, 0x20), dst);
+            Vector256.Store(Avx.Permute2x128(u1, u5, 0x20), dst + 8);
+            Vector256.Store(Avx.Permute2x128(u2, u6, 0x20), dst + 16);
+            Vector256.Store(Avx.Permute2x128(u3, u7, 0x20), dst + 24);
+            Vector256.Store(Avx.Permute2x128(u0, u4, 0x31), dst + 32);
+            Vector256.Store(Avx.Permute2x128(u1, u5, 0x31), dst + 40);
+            Vector256.Store(Avx.Permute2x128(u2, u6, 0x31), dst + 48);
+            Vector256.Store(Avx.Permute2x128(u3, u7, 0x31), dst + 56);
         }
 
         /// <summary>

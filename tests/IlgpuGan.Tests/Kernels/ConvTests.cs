@@ -40,6 +40,13 @@ public sealed class ConvTests
             // 40 output channels and Ci Kh Kw = 72: the direct forward and weight-gradient passes
             // (AVX-512), over several chunks of samples per worker.
             [9, 8, 20, 20, 40, 3, 1, 1],
+            // 32 or more input channels: the data gradient's direct form, one stride-1 convolution
+            // per phase of the input: stride 2 on an odd input, taps no phase shares, a kernel
+            // smaller than the stride (phases no tap reaches), stride 1, two KC blocks a phase.
+            [3, 36, 9, 9, 20, 4, 2, 1],
+            [2, 33, 10, 10, 17, 2, 3, 0],
+            [2, 40, 7, 7, 16, 3, 1, 1],
+            [2, 32, 8, 8, 100, 4, 2, 1],
         ];
         var data = new TheoryData<string, int[]>();
         foreach (var b in Backends.Names)
