@@ -217,16 +217,7 @@ public sealed partial class Kernels
             float* outT = ws.Out.Get(checked(groups * 8 * coPad));
             float* w = packedWeights.Get(0);
             int* koff = (int*)tapOffsets.Get(0);
-            for (int p0 = 0; p0 < K; p0 += KC)
-            {
-                int kc = Math.Min(KC, K - p0);
-                for (int c0 = 0; c0 < s.Co; c0 += 32)
-                {
-                    float* wsl = w + (long)p0 * coPad + (long)c0 * kc;
-                    for (int g = 0; g < groups; g++)
-                        Direct8x32(kc, wsl, xp, koff + p0, pix + 8 * g, outT + (long)g * 8 * coPad + c0, coPad, p0 > 0);
-                }
-            }
+            DirectProduct(K, s.Co, w, xp, koff, pix, groups, outT);
             // y (count, Co, P) = outT (count P, Co) transposed, + bias + beta y
             float* y = pc + (long)n0 * s.Co * P;
             for (int j = 0; j < count; j++)
@@ -390,16 +381,7 @@ public sealed partial class Kernels
                     }
                     float* wf = w + f.WeightsAt;
                     int* koff = offsets + f.OffsetsAt;
-                    for (int p0 = 0; p0 < f.K; p0 += KC)
-                    {
-                        int kc = Math.Min(KC, f.K - p0);
-                        for (int c0 = 0; c0 < s.Ci; c0 += 32)
-                        {
-                            float* wsl = wf + (long)p0 * ciPad + (long)c0 * kc;
-                            for (int g = 0; g < groups; g++)
-                                Direct8x32(kc, wsl, gyp, koff + p0, pix + 8 * g, outT + (long)g * 8 * ciPad + c0, ciPad, p0 > 0);
-                        }
-                    }
+                    DirectProduct(f.K, s.Ci, wf, gyp, koff, pix, groups, outT);
                 }
                 // gx at the phase's pixels = outT (pixel, ci) (0 where no tap reaches) + bias + beta gx
                 for (int j = 0; j < count; j++)
@@ -568,6 +550,26 @@ public sealed partial class Kernels
             Vector256.Store(Avx.Permute2x128(u1, u5, 0x31), dst + 40);
             Vector256.Store(Avx.Permute2x128(u2, u6, 0x31), dst + 48);
             Vector256.Store(Avx.Permute2x128(u3, u7, 0x31), dst + 56);
+        }
+
+        /// <summary>
+        /// outT (groups 8 pixels, channels rounded up to 32) = the sum over k &lt; K of x[koff[k] + pix[q]]
+        /// times w's k-th row (w packed in KC blocks of 32-channel slivers). The reduction runs in
+        /// spans of 4 KC blocks, innermost within a tile: a tile's partial sums stay in L1 over a
+        /// span, and a span's weights (32 channels) and inputs stay in L2 while the tiles pass.
+        /// </summary>
+        private static void DirectProduct(int K, int channels, float* w, float* x, int* koff, int* pix, int groups, float* outT)
+        {
+            int ld = (channels + 31) & ~31;
+            for (int pb = 0; pb < K; pb += 4 * KC)
+                for (int c0 = 0; c0 < channels; c0 += 32)
+                    for (int g = 0; g < groups; g++)
+                        for (int p0 = pb; p0 < Math.Min(K, pb + 4 * KC); p0 += KC)
+                        {
+                            int kc = Math.Min(KC, K - p0);
+                            Direct8x32(kc, w + (long)p0 * ld + (long)c0 * kc, x, koff + p0, pix + 8 * g,
+                                outT + (long)g * 8 * ld + c0, ld, p0 > 0);
+                        }
         }
 
         /// <summary>
