@@ -218,19 +218,38 @@ public sealed partial class Kernels
             float* w = packedWeights.Get(0);
             int* koff = (int*)tapOffsets.Get(0);
             DirectProduct(K, s.Co, w, xp, koff, pix, groups, outT);
-            // y (count, Co, P) = outT (count P, Co) transposed, + bias + beta y
+            // y (count, Co, P) = outT (count P, Co) transposed, + bias + beta y: 8 pixels x 8 channels
+            // at a time (an 8 x 8 transpose, then 8 contiguous pixels a channel), the edges one by one
             float* y = pc + (long)n0 * s.Co * P;
+            float* block = stackalloc float[64];
+            int p8 = P & ~7, co8 = s.Co & ~7;
             for (int j = 0; j < count; j++)
+            {
+                float* yj = y + (long)j * s.Co * P, oj = outT + (long)j * P * coPad;
+                for (int p = 0; p < p8; p += 8)
+                    for (int co = 0; co < co8; co += 8)
+                    {
+                        float* q = oj + (long)p * coPad + co;
+                        Transpose8x8(Vector256.Load(q), Vector256.Load(q + coPad), Vector256.Load(q + 2 * coPad),
+                            Vector256.Load(q + 3 * coPad), Vector256.Load(q + 4 * coPad), Vector256.Load(q + 5 * coPad),
+                            Vector256.Load(q + 6 * coPad), Vector256.Load(q + 7 * coPad), block);
+                        for (int i = 0; i < 8; i++)
+                        {
+                            float* d = yj + (long)(co + i) * P + p;
+                            var v = Vector256.Load(block + 8 * i) + Vector256.Create(pbias == null ? 0f : pbias[co + i]);
+                            if (beta != 0f) v += Vector256.Create(beta) * Vector256.Load(d);
+                            Vector256.Store(v, d);
+                        }
+                    }
                 for (int co = 0; co < s.Co; co++)
                 {
-                    float* d = y + ((long)j * s.Co + co) * P;
-                    float* q = outT + (long)j * P * coPad + co;
+                    float* d = yj + (long)co * P;
+                    float* q = oj + co;
                     float add = pbias == null ? 0f : pbias[co];
-                    if (beta == 0f)
-                        for (int i = 0; i < P; i++) d[i] = q[(long)i * coPad] + add;
-                    else
-                        for (int i = 0; i < P; i++) d[i] = q[(long)i * coPad] + add + beta * d[i];
+                    for (int i = co < co8 ? p8 : 0; i < P; i++)
+                        d[i] = q[(long)i * coPad] + add + (beta == 0f ? 0f : beta * d[i]);
                 }
+            }
         }
 
         private const int KC = HostGemm.KC;
