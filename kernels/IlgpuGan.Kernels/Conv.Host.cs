@@ -845,9 +845,9 @@ public sealed partial class Kernels
                             continue;
                         }
                         CopyExact(src + ih * InW, buf + lead, InW);
-                        // Whole vectors past the row's end land on row u + 1 of the plane, written
-                        // later; a plane's last row (u = Hq - 1) ends exactly.
-                        int end = !vector ? 0 : u < Hq - 1 ? Wq : whole;
+                        // Whole vectors past the row's end land on the plane's next rows, written
+                        // later; a row whose last vector would pass the plane's end ends exactly.
+                        int end = !vector ? 0 : u * Wq + ((Wq + 15) & ~15) <= plane ? Wq : whole;
                         for (int rw = 0; rw < S; rw++)
                         {
                             float* b = buf + lead + MinW * S + rw, d = d0 + rw * plane;

@@ -34,6 +34,7 @@ public sealed class ConvTests
             [2, 9, 7, 8, 5, 1, 2, 0],       // k < stride: input pixels no tap reaches (gx = bias there)
             [4, 12, 10, 10, 6, 5, 3, 2],    // stride 3, padding 2: the window copy's planes and borders
             [2, 40, 6, 6, 8, 3, 1, 1],      // Ci Kh Kw = 360: two KC blocks, an edge column sliver
+            [3, 2, 7, 6, 2, 3, 2, 1],       // window rows of 4 floats: a row's last vector passes several rows
             // Co = 300: two KC blocks of backward data's prepacked gY; 20 input channels: blocks of
             // channels (8 or 14 a block) with a partial last one.
             [2, 20, 5, 5, 300, 3, 1, 1],
