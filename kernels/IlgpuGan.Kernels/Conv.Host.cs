@@ -125,7 +125,12 @@ public sealed partial class Kernels
             if (direct && pass == ConvPass.Forward)     // W^T (Ci Kh Kw, Co) in 32-channel slivers
             {
                 var w = new MatrixPanel(pb, s.Patch, lanesAreColumns: false);
-                gemm.PackB(s.Patch, s.Co, ref w, packedWeights.Get(gemm.PackedBLength(s.Patch, s.Co)));
+                float* dst = packedWeights.Get(gemm.PackedBLength(s.Patch, s.Co));
+                int parts = (long)s.Co * s.Patch < 1 << 16 ? 1 : owner.Pool.Threads;
+                if (parts == 1)
+                    gemm.PackB(s.Patch, s.Co, ref w, dst);
+                else
+                    owner.Pool.Run(parts, part => { var panel = w; gemm.PackB(s.Patch, s.Co, ref panel, dst, part, parts); });
             }
             else if (pass == ConvPass.Forward)
             {

@@ -460,10 +460,17 @@ public sealed partial class Kernels
         /// slivers, each kc x NR. A B that several products share (one chunk's images against several
         /// row blocks of the weights) is packed once.
         /// </summary>
-        public void PackB<TB>(int k, int n, ref TB b, float* dst) where TB : struct, IPanelSource
+        public void PackB<TB>(int k, int n, ref TB b, float* dst) where TB : struct, IPanelSource =>
+            PackB(k, n, ref b, dst, 0, 1);
+
+        /// <summary>Part <paramref name="part"/> of <paramref name="parts"/> of <see cref="PackB{TB}(int, int, ref TB, float*)"/>
+        /// (a range of its KC blocks), so that several threads can pack one operand; only for panels that
+        /// write nothing past a sliver (<see cref="MatrixPanel"/>).</summary>
+        public void PackB<TB>(int k, int n, ref TB b, float* dst, int part, int parts) where TB : struct, IPanelSource
         {
-            int nPad = (n + nr - 1) / nr * nr;
-            for (int p0 = 0; p0 < k; p0 += KC)
+            int nPad = (n + nr - 1) / nr * nr, blocks = (k + KC - 1) / KC;
+            int from = (int)((long)blocks * part / parts) * KC, to = (int)((long)blocks * (part + 1) / parts) * KC;
+            for (int p0 = from; p0 < Math.Min(k, to); p0 += KC)
             {
                 int kc = Math.Min(KC, k - p0);
                 for (int j = 0; j < n; j += nr)
