@@ -237,7 +237,7 @@ public sealed partial class Kernels
                         float* q = oj + (long)p * coPad + co;
                         Transpose8x8(Vector256.Load(q), Vector256.Load(q + coPad), Vector256.Load(q + 2 * coPad),
                             Vector256.Load(q + 3 * coPad), Vector256.Load(q + 4 * coPad), Vector256.Load(q + 5 * coPad),
-                            Vector256.Load(q + 6 * coPad), Vector256.Load(q + 7 * coPad), block);
+                            Vector256.Load(q + 6 * coPad), Vector256.Load(q + 7 * coPad), block, 8);
                         for (int i = 0; i < 8; i++)
                         {
                             float* d = yj + (long)(co + i) * P + p;
@@ -550,31 +550,9 @@ public sealed partial class Kernels
                 x3 += Vector256.Load(q + 3 * coPad); x4 += Vector256.Load(q + 4 * coPad); x5 += Vector256.Load(q + 5 * coPad);
                 x6 += Vector256.Load(q + 6 * coPad); x7 += Vector256.Load(q + 7 * coPad);
             }
-            Transpose8x8(x0, x1, x2, x3, x4, x5, x6, x7, sum);
+            Transpose8x8(x0, x1, x2, x3, x4, x5, x6, x7, sum, 8);
         }
 
-        /// <summary>dst[8 i + j] = row j's lane i (rows x0 .. x7): an 8 x 8 transpose in AVX registers.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Transpose8x8(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3,
-            Vector256<float> x4, Vector256<float> x5, Vector256<float> x6, Vector256<float> x7, float* dst)
-        {
-            var t0 = Avx.UnpackLow(x0, x1); var t1 = Avx.UnpackHigh(x0, x1);
-            var t2 = Avx.UnpackLow(x2, x3); var t3 = Avx.UnpackHigh(x2, x3);
-            var t4 = Avx.UnpackLow(x4, x5); var t5 = Avx.UnpackHigh(x4, x5);
-            var t6 = Avx.UnpackLow(x6, x7); var t7 = Avx.UnpackHigh(x6, x7);
-            var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-            var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-            var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-            var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-            Vector256.Store(Avx.Permute2x128(u0, u4, 0x20), dst);
-            Vector256.Store(Avx.Permute2x128(u1, u5, 0x20), dst + 8);
-            Vector256.Store(Avx.Permute2x128(u2, u6, 0x20), dst + 16);
-            Vector256.Store(Avx.Permute2x128(u3, u7, 0x20), dst + 24);
-            Vector256.Store(Avx.Permute2x128(u0, u4, 0x31), dst + 32);
-            Vector256.Store(Avx.Permute2x128(u1, u5, 0x31), dst + 40);
-            Vector256.Store(Avx.Permute2x128(u2, u6, 0x31), dst + 48);
-            Vector256.Store(Avx.Permute2x128(u3, u7, 0x31), dst + 56);
-        }
 
         /// <summary>
         /// outT (groups 8 pixels, channels rounded up to 32) = the sum over k &lt; K of x[koff[k] + pix[q]]
@@ -760,6 +738,30 @@ public sealed partial class Kernels
                     System.Numerics.Tensors.TensorPrimitives.Add(dst, new ReadOnlySpan<float>(workers[t].Partial.Get(len) + from, dst.Length), dst);
             });
         }
+    }
+
+    /// <summary>dst[i ldd + j] = row j's lane i (rows x0 .. x7): an 8 x 8 transpose in AVX registers
+    /// (pairs of rows interleaved, then fours, then the 128-bit halves swapped).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void Transpose8x8(Vector256<float> x0, Vector256<float> x1, Vector256<float> x2, Vector256<float> x3,
+        Vector256<float> x4, Vector256<float> x5, Vector256<float> x6, Vector256<float> x7, float* dst, nint ldd)
+    {
+        var t0 = Avx.UnpackLow(x0, x1); var t1 = Avx.UnpackHigh(x0, x1);
+        var t2 = Avx.UnpackLow(x2, x3); var t3 = Avx.UnpackHigh(x2, x3);
+        var t4 = Avx.UnpackLow(x4, x5); var t5 = Avx.UnpackHigh(x4, x5);
+        var t6 = Avx.UnpackLow(x6, x7); var t7 = Avx.UnpackHigh(x6, x7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Vector256.Store(Avx.Permute2x128(u0, u4, 0x20), dst);
+        Vector256.Store(Avx.Permute2x128(u1, u5, 0x20), dst + ldd);
+        Vector256.Store(Avx.Permute2x128(u2, u6, 0x20), dst + 2 * ldd);
+        Vector256.Store(Avx.Permute2x128(u3, u7, 0x20), dst + 3 * ldd);
+        Vector256.Store(Avx.Permute2x128(u0, u4, 0x31), dst + 4 * ldd);
+        Vector256.Store(Avx.Permute2x128(u1, u5, 0x31), dst + 5 * ldd);
+        Vector256.Store(Avx.Permute2x128(u2, u6, 0x31), dst + 6 * ldd);
+        Vector256.Store(Avx.Permute2x128(u3, u7, 0x31), dst + 7 * ldd);
     }
 
     /// <summary>

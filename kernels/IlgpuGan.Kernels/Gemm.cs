@@ -728,24 +728,7 @@ public sealed partial class Kernels
                         var x5 = Avx.LoadVector256(sk + 5 * ld);
                         var x6 = Avx.LoadVector256(sk + 6 * ld);
                         var x7 = Avx.LoadVector256(sk + 7 * ld);
-                        // per 128-bit half: rows interleaved in pairs, then in fours, then the halves swapped
-                        var t0 = Avx.UnpackLow(x0, x1); var t1 = Avx.UnpackHigh(x0, x1);
-                        var t2 = Avx.UnpackLow(x2, x3); var t3 = Avx.UnpackHigh(x2, x3);
-                        var t4 = Avx.UnpackLow(x4, x5); var t5 = Avx.UnpackHigh(x4, x5);
-                        var t6 = Avx.UnpackLow(x6, x7); var t7 = Avx.UnpackHigh(x6, x7);
-                        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
-                        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
-                        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
-                        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
-                        float* dk = d + (nint)k * w;
-                        Avx.Store(dk, Avx.Permute2x128(u0, u4, 0x20));
-                        Avx.Store(dk + w, Avx.Permute2x128(u1, u5, 0x20));
-                        Avx.Store(dk + 2 * w, Avx.Permute2x128(u2, u6, 0x20));
-                        Avx.Store(dk + 3 * w, Avx.Permute2x128(u3, u7, 0x20));
-                        Avx.Store(dk + 4 * w, Avx.Permute2x128(u0, u4, 0x31));
-                        Avx.Store(dk + 5 * w, Avx.Permute2x128(u1, u5, 0x31));
-                        Avx.Store(dk + 6 * w, Avx.Permute2x128(u2, u6, 0x31));
-                        Avx.Store(dk + 7 * w, Avx.Permute2x128(u3, u7, 0x31));
+                        Transpose8x8(x0, x1, x2, x3, x4, x5, x6, x7, d + (nint)k * w, w);
                     }
                     for (; k < kc; k++)
                     {
