@@ -6,9 +6,11 @@ using ILGPU;
 namespace IlgpuGan.Kernels;
 
 // -------------------------------------------------------------------------------------------------
-// Host variant of the convolutions: implicit GEMMs on the packed SIMD GEMM (HostGemm.RunPacked),
-// one chunk of samples per core at a time. No im2col matrix is built: the GEMM's B slivers are
-// gathered straight from the images through a table of input offsets per kernel tap.
+// Host variant of the convolutions, one chunk of samples per core at a time. With AVX-512: direct
+// convolutions on one micro-kernel (Direct8x32) that broadcasts the images from a zero-padded copy.
+// Otherwise: implicit GEMMs on the packed SIMD GEMM (HostGemm.RunPacked), whose B slivers are
+// gathered straight from the images through a table of input offsets per kernel tap. Neither
+// builds an im2col matrix.
 // -------------------------------------------------------------------------------------------------
 
 public sealed partial class Kernels
@@ -18,7 +20,10 @@ public sealed partial class Kernels
     /// <summary>
     /// The host convolutions. Worker t of T owns the t-th of T equal ranges of the batch, cut into
     /// chunks of at most nb samples (about 256 GEMM columns) (a fixed assignment, so results never depend on
-    /// timing) and runs single-threaded implicit GEMMs, P = Ho Wo, Q = Hi Wi:
+    /// timing). With AVX-512 (where enough channels fill its vectors, see <see cref="Run"/>) each pass is
+    /// a direct convolution: <see cref="ForwardDirect"/>, <see cref="BackwardDataDirect"/> (one
+    /// stride-1 convolution per phase, <see cref="Phases"/>) and <see cref="BackwardWeightDirect"/>.
+    /// Otherwise each runs single-threaded implicit GEMMs, P = Ho Wo, Q = Hi Wi:
     ///   forward:         Y (Co, nb P)  = W (Co, Ci Kh Kw) im2col(x)
     ///   backward data:   gcol (Ci Kh Kw, nb P) = W^T gY, then col2im adds it onto gx
     ///   backward weight: gW (Co, Ci Kh Kw) += gY im2col(x)^T (per worker, summed in worker order)
@@ -47,7 +52,7 @@ public sealed partial class Kernels
         private float beta;
         private Window win = null!;
         private int nb, activeWorkers;
-        /// <summary>The forward pass as a direct convolution (<see cref="ForwardDirect"/>): AVX-512 only.</summary>
+        /// <summary>This pass runs as a direct convolution (AVX-512 only; see <see cref="Run"/>).</summary>
         private bool direct;
         private readonly PinnedBuffer tapOffsets = new();
         private Phases? phases;
@@ -78,9 +83,9 @@ public sealed partial class Kernels
             var key = (s.Hi, s.Wi, s.Ho, s.Wo, s.Kh, s.Kw, s.Stride, s.Pad);
             if (!windows.TryGetValue(key, out win!))
                 windows[key] = win = new Window(s);
-            // (its vectors run over the output channels: fewer than 32 would leave lanes empty; a
-            // forward pass with a short reduction, Ci Kh Kw < 64, spends more on storing its tiles)
-            // The data gradient's direct form runs its vectors over the input channels.
+            // The direct forms' vectors run over the output channels (the data gradient's over the input
+            // channels): fewer than 32 would leave lanes empty. A forward pass with a short reduction
+            // (Ci Kh Kw < 64) spends more on storing its tiles than on its products.
             direct = (pass == ConvPass.BackwardWeight && s.Co >= 32 || pass == ConvPass.Forward && s.Patch >= 64 && s.Co >= 32
                     || pass == ConvPass.BackwardData && s.Ci >= 32 && s.Co >= 16)
                 && workers[0].Gemm.Simd == 512 && Avx512F.IsSupported;
@@ -214,8 +219,7 @@ public sealed partial class Kernels
         /// </summary>
         private void ForwardDirect(WorkerState ws, int n0, int count)
         {
-            int P = s.OutPixels, cols = count * P, groups = (cols + 7) / 8;
-            int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, plane = hp * wp, K = s.Patch;
+            int P = s.OutPixels, cols = count * P, groups = (cols + 7) / 8, K = s.Patch;
             int coPad = (s.Co + 31) & ~31;
             float* xp = PaddedCopy(ws, n0, count);
             int* pix = PixelOffsets(ws, count, groups * 8);
@@ -282,8 +286,7 @@ public sealed partial class Kernels
                 public long WeightsAt, OffsetsAt;
             }
 
-            private static int CeilDiv(int a, int b) => -FloorDivide(-a, b);
-            private static int FloorDivide(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+            private static int CeilDiv(int a, int b) => -Window.FloorDiv(-a, b);
 
             public static Phases For(in ConvShape s, Phases? cached)
             {
@@ -301,9 +304,9 @@ public sealed partial class Kernels
                         f.Mh = ph < s.Kh ? CeilDiv(s.Kh - ph, S) : 0;
                         f.Mw = pw < s.Kw ? CeilDiv(s.Kw - pw, S) : 0;
                         f.U0 = CeilDiv(s.Pad - ph, S);
-                        f.Nu = FloorDivide(s.Hi - 1 + s.Pad - ph, S) - f.U0 + 1;
+                        f.Nu = Window.FloorDiv(s.Hi - 1 + s.Pad - ph, S) - f.U0 + 1;
                         f.V0 = CeilDiv(s.Pad - pw, S);
-                        f.Nv = FloorDivide(s.Wi - 1 + s.Pad - pw, S) - f.V0 + 1;
+                        f.Nv = Window.FloorDiv(s.Wi - 1 + s.Pad - pw, S) - f.V0 + 1;
                         f.K = s.Co * f.Mh * f.Mw;
                         if (f.Nu <= 0 || f.Nv <= 0)
                             continue;
@@ -382,12 +385,7 @@ public sealed partial class Kernels
             var ph = phases!;
             int P = s.OutPixels, plane = ph.Hg * ph.Wg, ciPad = (s.Ci + 31) & ~31;
             // gY's zero-padded copy (count, Co, Hg, Wg)
-            float* gyp = ws.Copy.Get(checked(count * s.Co * plane + 16));
-            new Span<float>(gyp, count * s.Co * plane).Clear();
-            float* src = pa + (long)n0 * s.Co * P;
-            for (int m = 0; m < count * s.Co; m++, src += P)
-                for (int oh = 0; oh < s.Ho; oh++)
-                    new Span<float>(src + oh * s.Wo, s.Wo).CopyTo(new Span<float>(gyp + (long)m * plane + (oh + ph.Top) * ph.Wg + ph.Left, s.Wo));
+            float* gyp = Pad(pa + (long)n0 * s.Co * P, count * s.Co, s.Ho, s.Wo, ph.Top, ph.Left, ph.Hg, ph.Wg, ws.Copy);
             float* gx = pc + (long)n0 * s.Ci * s.InPixels;
             float* w = ph.Weights.Get(0);
             int* offsets = (int*)ph.Offsets.Get(0);
@@ -397,12 +395,8 @@ public sealed partial class Kernels
                 float* outT = ws.Out.Get(checked(groups * 8 * ciPad));
                 if (f.K > 0)
                 {
-                    int* pix = (int*)ws.Runs.Get(groups * 8);
-                    for (int q = 0; q < groups * 8; q++)
-                    {
-                        int qq = Math.Min(q, cols - 1), j = qq / pp, r = qq - j * pp, u = r / f.Nv, v = r - u * f.Nv;
-                        pix[q] = j * s.Co * plane + (f.U0 + u + ph.Top) * ph.Wg + f.V0 + v + ph.Left;
-                    }
+                    int* pix = GridOffsets(ws, count, f.Nu, f.Nv, s.Co * plane, ph.Wg, 1,
+                        (f.U0 + ph.Top) * ph.Wg + f.V0 + ph.Left, groups * 8);
                     float* wf = w + f.WeightsAt;
                     int* koff = offsets + f.OffsetsAt;
                     DirectProduct(f.K, s.Ci, wf, gyp, koff, pix, groups, outT);
@@ -429,37 +423,55 @@ public sealed partial class Kernels
         }
 
         /// <summary>x[n0 .. n0 + count) zero-padded by Pad on every side: (count, Ci, Hi + 2 Pad, Wi + 2 Pad).</summary>
-        private float* PaddedCopy(WorkerState ws, int n0, int count)
+        private float* PaddedCopy(WorkerState ws, int n0, int count) =>
+            Pad(pa + (long)n0 * s.Ci * s.InPixels, count * s.Ci, s.Hi, s.Wi, s.Pad, s.Pad, s.Hi + 2 * s.Pad, s.Wi + 2 * s.Pad, ws.Copy);
+
+        /// <summary>
+        /// The planes (h x w each) of src, each placed at row top, column left of an hp x wp plane of
+        /// zeros, in buffer: every float of the copy is written once (the borders cleared, the rows copied).
+        /// </summary>
+        private static float* Pad(float* src, int planes, int h, int w, int top, int left, int hp, int wp, PinnedBuffer buffer)
         {
-            int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, plane = hp * wp;
-            float* xp = ws.Copy.Get(checked(count * s.Ci * plane + 16));
-            float* src = pa + (long)n0 * s.Ci * s.InPixels;
-            for (int m = 0; m < count * s.Ci; m++, src += s.InPixels)
+            int plane = hp * wp, right = wp - left - w;
+            float* dst = buffer.Get(checked(planes * plane + 16));
+            for (int m = 0; m < planes; m++, src += h * w)
             {
-                float* d = xp + (long)m * plane;
-                new Span<float>(d, s.Pad * wp + s.Pad).Clear();
-                for (int h = 0; h < s.Hi; h++)
+                float* d = dst + (long)m * plane;
+                new Span<float>(d, top * wp + left).Clear();
+                for (int r = 0; r < h; r++)
                 {
-                    float* row = d + (h + s.Pad) * wp + s.Pad;
-                    new Span<float>(src + h * s.Wi, s.Wi).CopyTo(new Span<float>(row, s.Wi));
-                    new Span<float>(row + s.Wi, h + 1 < s.Hi ? 2 * s.Pad : s.Pad * wp + s.Pad).Clear();
+                    float* row = d + (r + top) * wp + left;
+                    new Span<float>(src + r * w, w).CopyTo(new Span<float>(row, w));
+                    new Span<float>(row + w, r + 1 < h ? right + left : plane - (r + top) * wp - left - w).Clear();
                 }
             }
-            return xp;
+            return dst;
         }
 
         /// <summary>Each output pixel's (sample, oh, ow) offset in the padded copy of count samples, for
         /// length entries (those past the last pixel repeat it).</summary>
         private int* PixelOffsets(WorkerState ws, int count, int length)
         {
-            int P = s.OutPixels, cols = count * P, wp = s.Wi + 2 * s.Pad, sample = s.Ci * (s.Hi + 2 * s.Pad) * wp;
-            int* pix = (int*)ws.Runs.Get(length);
+            int wp = s.Wi + 2 * s.Pad;
+            return GridOffsets(ws, count, s.Ho, s.Wo, s.Ci * (s.Hi + 2 * s.Pad) * wp, s.Stride * wp, s.Stride, 0, length);
+        }
+
+        /// <summary>
+        /// Offsets of the points (j, u, v) of count samples' rows x cols grids, sample by sample and
+        /// row by row: origin + j sampleStride + u rowStride + v colStride, for length entries (those
+        /// past the last point repeat it, so a last group of 8 is whole).
+        /// </summary>
+        private static int* GridOffsets(WorkerState ws, int count, int rows, int cols, int sampleStride, int rowStride,
+            int colStride, int origin, int length)
+        {
+            int perSample = rows * cols, points = count * perSample;
+            int* offsets = (int*)ws.Runs.Get(length);
             for (int q = 0; q < length; q++)
             {
-                int qq = Math.Min(q, cols - 1), j = qq / P, p = qq - j * P, oh = p / s.Wo, ow = p - oh * s.Wo;
-                pix[q] = j * sample + oh * s.Stride * wp + ow * s.Stride;
+                int qq = Math.Min(q, points - 1), j = qq / perSample, r = qq - j * perSample, u = r / cols, v = r - u * cols;
+                offsets[q] = origin + j * sampleStride + u * rowStride + v * colStride;
             }
-            return pix;
+            return offsets;
         }
 
         /// <summary>
@@ -552,7 +564,6 @@ public sealed partial class Kernels
             }
             Transpose8x8(x0, x1, x2, x3, x4, x5, x6, x7, sum, 8);
         }
-
 
         /// <summary>
         /// outT (groups 8 pixels, channels rounded up to 32) = the sum over k &lt; K of x[koff[k] + pix[q]]
@@ -809,7 +820,7 @@ public sealed partial class Kernels
             PixelOffset = (int*)Unsafe.AsPointer(ref pixelOffset[0]);
         }
 
-        private static int FloorDiv(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+        public static int FloorDiv(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
 
         /// <summary>The columns v of a plane row with 0 &lt;= (v + MinW) S + rw &lt; InW: [v0, v1).</summary>
         private (int V0, int V1) Inside(int rw)

@@ -512,10 +512,10 @@ public sealed partial class Kernels
         /// im2col matrix). Each B sliver is packed and then used at once by every A sliver, while it
         /// is in L1. When beta is 0, C is never read.
         /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         /// <param name="aRows">Rows of the whole prepacked operand when this product uses only its rows
         /// [<paramref name="aRow0"/>, aRow0 + m) (aRow0 a multiple of MR); 0: all of it (m rows).</param>
         /// <param name="bPacked">B already packed by <see cref="PackB"/> (then <paramref name="b"/> is not read).</param>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void RunPacked<TB>(int m, int n, int k, float* aPacked, ref TB b, float* c, nint ldc, float beta,
             float* bias, float alpha = 1f, int worker = 0, int aRows = 0, int aRow0 = 0, float* bPacked = null)
             where TB : struct, IPanelSource
