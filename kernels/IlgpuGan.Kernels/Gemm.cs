@@ -169,7 +169,11 @@ public sealed partial class Kernels
         private float alpha, beta;
         private int tr, tc, nextItem;
         private float* sharedA;
+        private MatrixPanel sharedPanel;
         private readonly PinnedBuffer sharedPack = new();
+        private readonly Action<int> packShared;
+        /// <summary>Items per thread when op(A) is packed once for all items (see <see cref="Run"/>).</summary>
+        private const int SharedItemsPerThread = 4;
 
         /// <param name="simd">512, 256 or 0 (see <see cref="BestSimd"/>).</param>
         /// <param name="pool">The threads a product may use; none for a GEMM that runs inside a
@@ -189,6 +193,7 @@ public sealed partial class Kernels
                 packB[t] = new PinnedBuffer();
             }
             body = Worker;
+            packShared = part => PackA(s.M, s.K, ref sharedPanel, sharedA, part, threads);
         }
 
         public void Run(in GemmShape shape, float* pa, float* pb, float* pc, float al, float be, float* pbias)
@@ -227,9 +232,15 @@ public sealed partial class Kernels
                 sharedA = null;
                 if (tr == 1 && tc > 1 && shape.M <= mc)
                 {
-                    var ap = new MatrixPanel(pa, shape.Lda, lanesAreColumns: shape.TransA);
+                    // (more items: they share op(A) and pack disjoint columns of B, so finer items cost
+                    // no packing and balance the cores better)
+                    tc = Math.Min(SharedItemsPerThread * nth, nSl);
+                    sharedPanel = new MatrixPanel(pa, shape.Lda, lanesAreColumns: shape.TransA);
                     sharedA = sharedPack.Get(PackedALength(shape.M, shape.K));
-                    PackA(shape.M, shape.K, ref ap, sharedA);
+                    if (nth > 1)
+                        pool!.Run(nth, packShared);   // each core packs its part of op(A)'s slivers
+                    else
+                        PackA(shape.M, shape.K, ref sharedPanel, sharedA);
                 }
                 int workers = Math.Min(nth, tr * tc);
                 if (workers == 1)
@@ -347,15 +358,9 @@ public sealed partial class Kernels
             int c0 = (int)((long)nSl * pcol / tc) * nr, c1 = Math.Min(sh.N, (int)((long)nSl * (pcol + 1) / tc) * nr);
             if (r0 >= r1 || c0 >= c1)
                 return;
-            if (sharedA != null)    // all rows, columns c0 .. c1, op(A) already packed
-            {
-                var panel = new MatrixPanel(sh.TransB ? b + (nint)c0 * sh.Ldb : b + c0, sh.Ldb, lanesAreColumns: !sh.TransB);
-                RunPacked(sh.M, c1 - c0, sh.K, sharedA, ref panel, c + c0, sh.Ldc, beta, bias == null ? null : bias + c0, alpha, t);
-                return;
-            }
-            int mySl = (c1 - c0 + nr - 1) / nr;
+            int mPad = (sh.M + mr - 1) / mr * mr, mySl = (c1 - c0 + nr - 1) / nr;
             float* bp = packB[t].Get(KC * mySl * nr);
-            float* ap = packA[t].Get(KC * mc);
+            float* ap = sharedA != null ? null : packA[t].Get(KC * mc);
             float* tmp = stackalloc float[32 * 32];
             nint ldc = sh.Ldc;
 
@@ -379,8 +384,10 @@ public sealed partial class Kernels
                 for (int i0 = r0; i0 < r1; i0 += mc)
                 {
                     int mcur = Math.Min(mc, r1 - i0);
-                    // Pack op(A)[i0:i0+mcur, p0:p0+kc] into MR x KC slivers.
-                    if (sh.TransA) // stored K x M
+                    // Pack op(A)[i0:i0+mcur, p0:p0+kc] into MR x KC slivers (or find them in the shared pack).
+                    if (sharedA != null)
+                        ap = sharedA + (nint)p0 * mPad + (nint)i0 * kc;
+                    else if (sh.TransA) // stored K x M
                         PackContiguous(a + (nint)p0 * sh.Lda + i0, sh.Lda, mcur, kc, mr, ap);
                     else
                     {
