@@ -54,8 +54,11 @@ public sealed partial class Kernels
         private int nb, activeWorkers;
         /// <summary>This pass runs as a direct convolution (AVX-512 only; see <see cref="Run"/>).</summary>
         private bool direct;
-        private readonly PinnedBuffer tapOffsets = new();
+        private readonly PinnedBuffer tapOffsets = new(), forwardOffsets = new();
         private Phases? phases;
+        /// <summary>The direct forward pass's tiles hold one output pixel of 8 samples (small outputs,
+        /// where the border pixels that miss some taps are many; see <see cref="ForwardDirect"/>).</summary>
+        private bool bySample;
 
         public HostConv(Kernels owner)
         {
@@ -89,11 +92,14 @@ public sealed partial class Kernels
             direct = (pass == ConvPass.BackwardWeight && s.Co >= 32 || pass == ConvPass.Forward && s.Patch >= 64 && s.Co >= 32
                     || pass == ConvPass.BackwardData && s.Ci >= 32 && s.Co >= 16)
                 && workers[0].Gemm.Simd == 512 && Avx512F.IsSupported;
-            PackWeights();
             int P = s.OutPixels, T = workers.Length;
+            bySample = direct && pass == ConvPass.Forward && P <= SmallOutput;
+            PackWeights();
             // the direct weight gradient reads its gW^T tiles once per chunk: larger chunks
             int target = direct && pass == ConvPass.BackwardWeight ? 4 * TargetColumns : TargetColumns;
             nb = Math.Clamp((target + P - 1) / P, 1, s.N);
+            if (bySample)       // whole tiles of 8 samples
+                nb = Math.Min(s.N, (Math.Max(8, nb) + 7) & ~7);
             activeWorkers = Math.Min(T, s.N);
             if (activeWorkers == 1)
                 Worker(0);
@@ -127,7 +133,25 @@ public sealed partial class Kernels
                 for (int k = s.Patch; k < k8; k++)
                     koff[k] = koff[s.Patch - 1];
             }
-            if (direct && pass == ConvPass.Forward)     // W^T (Ci Kh Kw, Co) in 32-channel slivers
+            if (direct && pass == ConvPass.Forward && bySample)
+            {
+                // Tiles of 8 samples reduce tap by tap (row t Ci + ci of their W^T is (ci, kh, kw), t = kh Kw + kw),
+                // so the taps a tile misses are whole ranges of rows it skips; offsets into the sample-interleaved copy.
+                int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, T = s.Kh * s.Kw, k8 = (s.Patch + 7) & ~7;
+                int* koff = (int*)forwardOffsets.Get(k8);
+                for (int t = 0, k = 0; t < T; t++)
+                    for (int c = 0; c < s.Ci; c++, k++)
+                        koff[k] = ((c * hp + t / s.Kw) * wp + t % s.Kw) * 8;
+                for (int k = s.Patch; k < k8; k++)
+                    koff[k] = koff[s.Patch - 1];
+                float* dst = packedWeights.Get(gemm.PackedBLength(s.Patch, s.Co));
+                int slivers = (s.Co + 31) / 32, parts = (long)s.Co * s.Patch < 1 << 16 ? 1 : Math.Min(slivers, owner.Pool.Threads);
+                if (parts == 1)
+                    PackTapMajor(dst, 0, slivers, workers[0].Col);
+                else
+                    owner.Pool.Run(parts, part => PackTapMajor(dst, slivers * part / parts, slivers * (part + 1) / parts, workers[part].Col));
+            }
+            else if (direct && pass == ConvPass.Forward)     // W^T (Ci Kh Kw, Co) in 32-channel slivers
             {
                 var w = new MatrixPanel(pb, s.Patch, lanesAreColumns: false);
                 float* dst = packedWeights.Get(gemm.PackedBLength(s.Patch, s.Co));
@@ -147,6 +171,44 @@ public sealed partial class Kernels
             {
                 var wt = new MatrixPanel(pb, s.Patch, lanesAreColumns: true);
                 ParallelPack(s.Patch, s.Co, wt, packedWeights.Get(gemm.PackedALength(s.Patch, s.Co)));
+            }
+        }
+
+        /// <summary>
+        /// W^T with its rows in tap-major order (row t Ci + ci holds W[:, ci, kh, kw], t = kh Kw + kw),
+        /// in <see cref="HostGemm.PackB"/>'s layout (per KC block of rows, 32-channel slivers of kc x 32),
+        /// slivers [q0, q1) of it: each sliver's 32 rows of W turned tap-major in temp (8 x 8 transposes
+        /// where the taps and channels allow), then packed like any matrix.
+        /// </summary>
+        private void PackTapMajor(float* dst, int q0, int q1, PinnedBuffer temp)
+        {
+            int K = s.Patch, T = s.Kh * s.Kw, ci = s.Ci, coPad = (s.Co + 31) & ~31;
+            float* rows = temp.Get(32 * K);
+            for (int q = q0; q < q1; q++)
+            {
+                int co0 = q * 32, lanes = Math.Min(32, s.Co - co0);
+                for (int x = 0; x < lanes; x++)
+                {
+                    float* src = pb + (long)(co0 + x) * K, d = rows + (long)x * K;   // src (Ci, T) -> d (T, Ci)
+                    int c = 0;
+                    if (T % 8 == 0 && Avx.IsSupported)
+                        for (; c + 8 <= ci; c += 8)
+                            for (int t = 0; t < T; t += 8)
+                            {
+                                float* b = src + c * T + t;
+                                Transpose8x8(Vector256.Load(b), Vector256.Load(b + T), Vector256.Load(b + 2 * T), Vector256.Load(b + 3 * T),
+                                    Vector256.Load(b + 4 * T), Vector256.Load(b + 5 * T), Vector256.Load(b + 6 * T), Vector256.Load(b + 7 * T),
+                                    d + t * ci + c, ci);
+                            }
+                    for (; c < ci; c++)
+                        for (int t = 0; t < T; t++)
+                            d[t * ci + c] = src[c * T + t];
+                }
+                for (int p0 = 0; p0 < K; p0 += KC)
+                {
+                    int kc = Math.Min(KC, K - p0);
+                    HostGemm.PackStrided(rows + p0, K, lanes, kc, 32, dst + (long)p0 * coPad + (long)co0 * kc);
+                }
             }
         }
 
@@ -210,26 +272,142 @@ public sealed partial class Kernels
             }
         }
 
+        /// <summary>Outputs of at most this many pixels tile by sample (<see cref="bySample"/>).</summary>
+        private const int SmallOutput = 64;
+
         /// <summary>
         /// y[n0 .. n0 + count) = conv(x, W) + bias + beta y as a direct convolution: the micro-kernel
         /// (<see cref="Direct8x32"/>) holds 8 output pixels x 32 output channels, takes the weights as
-        /// vectors (32 channels of one (ci, kh, kw)) and broadcasts each pixel's input value straight
-        /// from a zero-padded copy of x, so nothing of the size of im2col is ever written. Its
-        /// result, (pixel, channel), is transposed into y's (channel, pixel) at the end.
+        /// vectors (32 channels of one (kh, kw, ci)) and broadcasts each pixel's input value straight
+        /// from a zero-padded copy of x, so nothing of the size of im2col is ever written. A tile skips
+        /// the taps that all its pixels miss (they would read the padding): with small outputs
+        /// (<see cref="bySample"/>) a tile is one pixel of 8 samples, which miss the same taps (a 4 x 4
+        /// output of a 4 x 4, stride 2, pad 1 kernel misses 23 % of them); otherwise it is 8
+        /// consecutive pixels of a sample. The result, (pixel, channel), is transposed into y's
+        /// (channel, pixel) at the end.
         /// </summary>
         private void ForwardDirect(WorkerState ws, int n0, int count)
         {
-            int P = s.OutPixels, cols = count * P, groups = (cols + 7) / 8, K = s.Patch;
-            int coPad = (s.Co + 31) & ~31;
-            float* xp = PaddedCopy(ws, n0, count);
-            int* pix = PixelOffsets(ws, count, groups * 8);
-            float* outT = ws.Out.Get(checked(groups * 8 * coPad));
-            float* w = packedWeights.Get(0);
-            int* koff = (int*)tapOffsets.Get(0);
-            DirectProduct(K, s.Co, w, xp, koff, pix, groups, outT);
-            // y (count, Co, P) = outT (count P, Co) transposed, + bias + beta y: 8 pixels x 8 channels
-            // at a time (an 8 x 8 transpose, then 8 contiguous pixels a channel), the edges one by one
+            int P = s.OutPixels, K = s.Patch, coPad = (s.Co + 31) & ~31;
             float* y = pc + (long)n0 * s.Co * P;
+            if (!bySample)
+            {
+                int groups = (count * P + 7) / 8;
+                float* xp = PaddedCopy(ws, n0, count);
+                int* offsets = PixelOffsets(ws, count, groups * 8);
+                float* outT = ws.Out.Get(checked(groups * 8 * coPad));
+                DirectProduct(K, s.Co, packedWeights.Get(0), xp, (int*)tapOffsets.Get(0), offsets, groups, outT);
+                WriteByPixel(outT, y, count, P, coPad);
+                return;
+            }
+            // Tiles (p, b): output pixel p of samples 8 b .. 8 b + 8, their inputs side by side in the copy.
+            int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, jb = (count + 7) / 8, tiles = P * jb;
+            float* xs = InterleavedCopy(ws, n0, count, jb);
+            int* pix = (int*)ws.Runs.Get(tiles * 8);
+            int* taps = (int*)ws.A.Get(tiles * 4);      // per tile: kh0, kh1, kw0, kw1 (the taps its pixel hits)
+            for (int p = 0, g = 0; p < P; p++)
+            {
+                int oh = p / s.Wo, ow = p % s.Wo;
+                int kh0 = Math.Max(0, s.Pad - oh * s.Stride), kh1 = Math.Min(s.Kh, s.Hi + s.Pad - oh * s.Stride);
+                int kw0 = Math.Max(0, s.Pad - ow * s.Stride), kw1 = Math.Min(s.Kw, s.Wi + s.Pad - ow * s.Stride);
+                for (int b = 0; b < jb; b++, g++)
+                {
+                    for (int i = 0; i < 8; i++)
+                        pix[8 * g + i] = ((b * s.Ci * hp + oh * s.Stride) * wp + ow * s.Stride) * 8 + i;
+                    (taps[4 * g], taps[4 * g + 1], taps[4 * g + 2], taps[4 * g + 3]) = (kh0, kh1, kw0, kw1);
+                }
+            }
+            float* outTs = ws.Out.Get(checked(tiles * 8 * coPad));
+            TapProduct(K, s.Co, packedWeights.Get(0), xs, (int*)forwardOffsets.Get(0), pix, taps, tiles, outTs);
+            WriteBySample(outTs, y, count, P, jb, coPad);
+        }
+
+        /// <summary>
+        /// x[n0 .. n0 + count) zero-padded by Pad on every side with each 8 samples interleaved:
+        /// (count / 8 rounded up, Ci, Hi + 2 Pad, Wi + 2 Pad, 8), the samples past count zero. A tile's 8
+        /// broadcasts (one input of 8 samples) then read one 32-byte run.
+        /// </summary>
+        private float* InterleavedCopy(WorkerState ws, int n0, int count, int jb)
+        {
+            int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, plane = hp * wp * 8, inPlane = s.InPixels;
+            float* dst = ws.Copy.Get(checked(jb * s.Ci * plane + 16));
+            float* x = pa + (long)n0 * s.Ci * inPlane;
+            long sample = (long)s.Ci * inPlane;
+            for (int b = 0; b < jb; b++)
+            {
+                int n = Math.Min(8, count - 8 * b);
+                for (int c = 0; c < s.Ci; c++)
+                {
+                    float* d = dst + ((long)b * s.Ci + c) * plane;
+                    float* src = x + 8 * b * sample + (long)c * inPlane;
+                    // the border: Pad rows above and below, Pad columns either side of each row
+                    new Span<float>(d, s.Pad * wp * 8).Clear();
+                    new Span<float>(d + (s.Pad + s.Hi) * wp * 8, (hp - s.Pad - s.Hi) * wp * 8).Clear();
+                    for (int r = 0; r < s.Hi; r++)
+                    {
+                        float* row = d + ((r + s.Pad) * wp) * 8;
+                        new Span<float>(row, s.Pad * 8).Clear();
+                        new Span<float>(row + (s.Pad + s.Wi) * 8, (wp - s.Pad - s.Wi) * 8).Clear();
+                        float* o = row + s.Pad * 8, sr = src + r * s.Wi;
+                        int v = 0;
+                        if (n == 8 && Avx.IsSupported)
+                            for (; v + 8 <= s.Wi; v += 8)
+                                Transpose8x8(Vector256.Load(sr + v), Vector256.Load(sr + sample + v), Vector256.Load(sr + 2 * sample + v),
+                                    Vector256.Load(sr + 3 * sample + v), Vector256.Load(sr + 4 * sample + v), Vector256.Load(sr + 5 * sample + v),
+                                    Vector256.Load(sr + 6 * sample + v), Vector256.Load(sr + 7 * sample + v), o + v * 8, 8);
+                        for (; v < s.Wi; v++)
+                            for (int i = 0; i < 8; i++)
+                                o[v * 8 + i] = i < n ? sr[i * sample + v] : 0f;
+                    }
+                }
+            }
+            return dst;
+        }
+
+        /// <summary>
+        /// outT (tiles of 8 pixels, channels rounded up to 32) = the sum, over the rows k &lt; K in tap-major
+        /// order of the taps [kh0, kh1) x [kw0, kw1) a tile hits, of x[koff[k] + pix[i]] times w's k-th row
+        /// (w packed in KC blocks of 32-channel slivers). The reduction runs in spans of 4 KC blocks,
+        /// innermost within a tile, as in <see cref="DirectProduct"/>.
+        /// </summary>
+        private void TapProduct(int K, int channels, float* w, float* x, int* koff, int* pix, int* taps, int tiles, float* outT)
+        {
+            int ld = (channels + 31) & ~31, ci = s.Ci, kw = s.Kw;
+            for (int pb = 0; pb < K; pb += 4 * KC)
+            {
+                int pe = Math.Min(K, pb + 4 * KC);
+                for (int c0 = 0; c0 < channels; c0 += 32)
+                    for (int g = 0; g < tiles; g++)
+                    {
+                        int kh0 = taps[4 * g], kh1 = taps[4 * g + 1], kw0 = taps[4 * g + 2], kw1 = taps[4 * g + 3];
+                        if (kh0 >= kh1 || kw0 >= kw1)       // every pixel in the padding (a pad as wide as the kernel)
+                        {
+                            if (pb == 0)
+                                for (int i = 0; i < 8; i++)
+                                    new Span<float>(outT + ((long)g * 8 + i) * ld + c0, 32).Clear();
+                            continue;
+                        }
+                        bool wholeRows = kw0 == 0 && kw1 == kw;     // then the rows kh0 .. kh1 are one range
+                        int first = (kh0 * kw + kw0) * ci;
+                        for (int kh = kh0; kh < (wholeRows ? kh0 + 1 : kh1); kh++)
+                        {
+                            int from = Math.Max(pb, (kh * kw + kw0) * ci), to = Math.Min(pe, wholeRows ? kh1 * kw * ci : (kh * kw + kw1) * ci);
+                            while (from < to)
+                            {
+                                int p0 = from / KC * KC, kcBlock = Math.Min(KC, K - p0), end = Math.Min(to, p0 + KC);
+                                Direct8x32(end - from, w + (long)p0 * ld + (long)c0 * kcBlock + (long)(from - p0) * 32, x, koff + from,
+                                    pix + 8 * g, outT + (long)g * 8 * ld + c0, ld, from > first);
+                                from = end;
+                            }
+                        }
+                    }
+            }
+        }
+
+        /// <summary>y (count, Co, P) = outT (count P, Co) transposed, + bias + beta y: 8 pixels x 8 channels
+        /// at a time (an 8 x 8 transpose, then 8 contiguous pixels a channel), the edges one by one.</summary>
+        private void WriteByPixel(float* outT, float* y, int count, int P, int coPad)
+        {
             float* block = stackalloc float[64];
             int p8 = P & ~7, co8 = s.Co & ~7;
             for (int j = 0; j < count; j++)
@@ -259,6 +437,43 @@ public sealed partial class Kernels
                         d[i] = q[(long)i * coPad] + add + (beta == 0f ? 0f : beta * d[i]);
                 }
             }
+        }
+
+        /// <summary>y (count, Co, P) = outT (P, samples rounded up to 8, Co) transposed, + bias + beta y:
+        /// 8 samples x 8 channels at a time through an 8 x 8 transpose, the edge channels one by one.</summary>
+        private void WriteBySample(float* outT, float* y, int count, int P, int jb, int coPad)
+        {
+            float* block = stackalloc float[64];
+            int co8 = s.Co & ~7;
+            long sample = (long)s.Co * P;
+            for (int p = 0; p < P; p++)
+                for (int b = 0; b < jb; b++)
+                {
+                    float* q = outT + (long)(p * jb + b) * 8 * coPad;
+                    int n = Math.Min(8, count - 8 * b);
+                    float* yb = y + 8 * b * sample + p;
+                    for (int co = 0; co < co8; co += 8)
+                    {
+                        float* qc = q + co;
+                        Transpose8x8(Vector256.Load(qc), Vector256.Load(qc + coPad), Vector256.Load(qc + 2 * coPad),
+                            Vector256.Load(qc + 3 * coPad), Vector256.Load(qc + 4 * coPad), Vector256.Load(qc + 5 * coPad),
+                            Vector256.Load(qc + 6 * coPad), Vector256.Load(qc + 7 * coPad), block, 8);
+                        for (int c = 0; c < 8; c++)
+                        {
+                            float add = pbias == null ? 0f : pbias[co + c];
+                            float* d = yb + (long)(co + c) * P;
+                            for (int i = 0; i < n; i++)
+                                d[i * sample] = block[8 * c + i] + add + (beta == 0f ? 0f : beta * d[i * sample]);
+                        }
+                    }
+                    for (int co = co8; co < s.Co; co++)
+                    {
+                        float add = pbias == null ? 0f : pbias[co];
+                        float* d = yb + (long)co * P;
+                        for (int i = 0; i < n; i++)
+                            d[i * sample] = q[(long)i * coPad + co] + add + (beta == 0f ? 0f : beta * d[i * sample]);
+                    }
+                }
         }
 
         private const int KC = HostGemm.KC;

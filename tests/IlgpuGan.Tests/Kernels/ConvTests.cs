@@ -48,6 +48,13 @@ public sealed class ConvTests
             [2, 33, 10, 10, 17, 2, 3, 0],
             [2, 40, 7, 7, 16, 3, 1, 1],
             [2, 32, 8, 8, 100, 4, 2, 1],
+            // The direct forward pass on small outputs (64 pixels or fewer): tiles of one pixel of 8
+            // samples that skip the taps in the padding: whole tiles (16 samples, 8 a chunk, inputs
+            // interleaved in 8 x 8 transposes), part tiles and no padding (11 samples, 3 x 3 taps, 33
+            // channels), and a padding as wide as the kernel (border pixels that no tap reaches).
+            [16, 16, 8, 8, 40, 4, 2, 1],
+            [11, 24, 7, 7, 33, 3, 1, 0],
+            [9, 16, 4, 4, 32, 2, 1, 2],
         ];
         var data = new TheoryData<string, int[]>();
         foreach (var b in Backends.Names)

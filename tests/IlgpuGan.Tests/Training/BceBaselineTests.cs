@@ -12,7 +12,9 @@ namespace IlgpuGan.Tests.Training;
 /// convolution model's for 2, 3, 4 and 8 cores (DOTNET_PROCESSOR_COUNT). Elsewhere the test is skipped.
 /// The convolution rows were recorded again (on a Zen 4 EPYC, same SIMD width) when the host
 /// convolutions became direct ones (issue 15), which sum in another order: the new first step
-/// differs from 2ccd45f's by 1-3 units in the last place (1.1276594 against 1.1276593 for Loss_D).
+/// differs from 2ccd45f's by 1-3 units in the last place (1.1276594 against 1.1276593 for Loss_D);
+/// and again when the direct forward pass on small outputs began to skip the taps in the padding and
+/// to sum tap by tap (1.1276596).
 /// </summary>
 public sealed class BceBaselineTests
 {
@@ -50,27 +52,27 @@ public sealed class BceBaselineTests
     {
         [2] =
         [
-            new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905725u, 0x3F727D54u, 0x3F2CAFC1u, 0x3EF61299u), // 1.1276594 0.94722486 0.6745568 0.48061064
-            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D880Du, 0x3F670574u, 0x3F614731u, 0x3F16D1A2u), // 1.1057144 0.90242696 0.87999254 0.58913624
-            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10C86u, 0x3F744171u, 0x3F5EC2CDu, 0x3F2178CDu), // 1.2581947 0.95412356 0.8701599 0.6307495
+            new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905726u, 0x3F727D53u, 0x3F2CAFC0u, 0x3EF6129Au), // 1.1276596 0.9472248 0.67455673 0.48061067
+            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D8837u, 0x3F670520u, 0x3F614733u, 0x3F16D1C3u), // 1.1057194 0.90242195 0.87999266 0.5891382
+            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10CE2u, 0x3F743EF9u, 0x3F5EC2D6u, 0x3F2178F8u), // 1.2582057 0.9540859 0.87016046 0.6307521
         ],
         [3] =
         [
-            new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905725u, 0x3F727D54u, 0x3F2CAFC1u, 0x3EF61299u), // 1.1276594 0.94722486 0.6745568 0.48061064
-            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D8822u, 0x3F670577u, 0x3F614731u, 0x3F16D1B0u), // 1.105717 0.90242714 0.87999254 0.5891371
-            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10C00u, 0x3F7442E5u, 0x3F5EC2CCu, 0x3F217869u), // 1.2581787 0.9541457 0.87015986 0.63074356
+            new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905726u, 0x3F727D53u, 0x3F2CAFC0u, 0x3EF6129Au), // 1.1276596 0.9472248 0.67455673 0.48061067
+            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D8841u, 0x3F670570u, 0x3F614733u, 0x3F16D1CBu), // 1.1057206 0.9024267 0.87999266 0.5891387
+            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10D0Eu, 0x3F744130u, 0x3F5EC2C7u, 0x3F2178FCu), // 1.2582109 0.9541197 0.87015957 0.6307523
         ],
         [4] =
         [
-            new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905725u, 0x3F727D54u, 0x3F2CAFC1u, 0x3EF61299u), // 1.1276594 0.94722486 0.6745568 0.48061064
-            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D881Eu, 0x3F670564u, 0x3F614731u, 0x3F16D1B2u), // 1.1057165 0.902426 0.87999254 0.5891372
-            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10AEEu, 0x3F744434u, 0x3F5EC2CCu, 0x3F2177E6u), // 1.258146 0.9541657 0.87015986 0.63073575
+            new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905726u, 0x3F727D53u, 0x3F2CAFC0u, 0x3EF6129Au), // 1.1276596 0.9472248 0.67455673 0.48061067
+            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D883Du, 0x3F67056Eu, 0x3F614733u, 0x3F16D1C8u), // 1.1057202 0.9024266 0.87999266 0.5891385
+            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10D09u, 0x3F744137u, 0x3F5EC2C9u, 0x3F2178F9u), // 1.2582103 0.9541201 0.8701597 0.63075215
         ],
         [8] =
         [
-            new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905725u, 0x3F727D54u, 0x3F2CAFC1u, 0x3EF61299u), // 1.1276594 0.94722486 0.6745568 0.48061064
-            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D881Eu, 0x3F670573u, 0x3F614731u, 0x3F16D1AEu), // 1.1057165 0.9024269 0.87999254 0.58913696
-            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10C86u, 0x3F744175u, 0x3F5EC2CCu, 0x3F2178CCu), // 1.2581947 0.9541238 0.87015986 0.63074946
+            new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905726u, 0x3F727D52u, 0x3F2CAFC0u, 0x3EF6129Au), // 1.1276596 0.94722474 0.67455673 0.48061067
+            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D8839u, 0x3F67051Au, 0x3F614733u, 0x3F16D1C4u), // 1.1057197 0.9024216 0.87999266 0.58913827
+            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10CE5u, 0x3F743EF3u, 0x3F5EC2D6u, 0x3F2178F8u), // 1.258206 0.9540855 0.87016046 0.6307521
         ],
     };
 
