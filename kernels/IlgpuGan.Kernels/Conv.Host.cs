@@ -93,7 +93,8 @@ public sealed partial class Kernels
                     || pass == ConvPass.BackwardData && s.Ci >= 32 && s.Co >= 16)
                 && workers[0].Gemm.Simd == 512 && Avx512F.IsSupported;
             int P = s.OutPixels, T = workers.Length;
-            bySample = direct && pass == ConvPass.Forward && P <= SmallOutput;
+            bySample = direct && (pass == ConvPass.Forward && P <= SmallOutput
+                || pass == ConvPass.BackwardData && PhasePixels(s) <= SmallOutput);
             PackWeights();
             // the direct weight gradient reads its gW^T tiles once per chunk: larger chunks
             int target = direct && pass == ConvPass.BackwardWeight ? 4 * TargetColumns : TargetColumns;
@@ -119,7 +120,7 @@ public sealed partial class Kernels
             if (direct && pass == ConvPass.BackwardData)
             {
                 phases = Phases.For(s, phases);
-                phases.PackWeights(s, pb, gemm, owner.Pool);
+                phases.PackWeights(s, pb, gemm, owner.Pool, bySample);
                 return;
             }
             if (direct)
@@ -272,8 +273,11 @@ public sealed partial class Kernels
             }
         }
 
-        /// <summary>Outputs of at most this many pixels tile by sample (<see cref="bySample"/>).</summary>
+        /// <summary>Outputs (the data gradient: phases) of at most this many pixels tile by sample (<see cref="bySample"/>).</summary>
         private const int SmallOutput = 64;
+
+        /// <summary>The most pixels of one phase of the input (<see cref="Phases"/>): about Hi Wi / S^2.</summary>
+        private static int PhasePixels(in ConvShape s) => ((s.Hi + s.Stride - 1) / s.Stride) * ((s.Wi + s.Stride - 1) / s.Stride);
 
         /// <summary>
         /// y[n0 .. n0 + count) = conv(x, W) + bias + beta y as a direct convolution: the micro-kernel
@@ -318,7 +322,7 @@ public sealed partial class Kernels
                 }
             }
             float* outTs = ws.Out.Get(checked(tiles * 8 * coPad));
-            TapProduct(K, s.Co, packedWeights.Get(0), xs, (int*)forwardOffsets.Get(0), pix, taps, tiles, outTs);
+            TapProduct(K, s.Co, s.Ci, s.Kw, packedWeights.Get(0), xs, (int*)forwardOffsets.Get(0), pix, taps, tiles, outTs);
             WriteBySample(outTs, y, count, P, jb, coPad);
         }
 
@@ -327,35 +331,43 @@ public sealed partial class Kernels
         /// (count / 8 rounded up, Ci, Hi + 2 Pad, Wi + 2 Pad, 8), the samples past count zero. A tile's 8
         /// broadcasts (one input of 8 samples) then read one 32-byte run.
         /// </summary>
-        private float* InterleavedCopy(WorkerState ws, int n0, int count, int jb)
+        private float* InterleavedCopy(WorkerState ws, int n0, int count, int jb) =>
+            Interleave(pa + (long)n0 * s.Ci * s.InPixels, count, jb, s.Ci, s.Hi, s.Wi, s.Pad, s.Pad, s.Hi + 2 * s.Pad, s.Wi + 2 * s.Pad, ws.Copy);
+
+        /// <summary>
+        /// count samples of src (channels planes of h x w each), each plane placed at row top, column
+        /// left of an hp x wp plane of zeros, with each 8 samples interleaved: (jb, channels, hp, wp, 8),
+        /// the samples past count zero.
+        /// </summary>
+        private static float* Interleave(float* src, int count, int jb, int channels, int h, int w, int top, int left, int hp, int wp,
+            PinnedBuffer buffer)
         {
-            int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, plane = hp * wp * 8, inPlane = s.InPixels;
-            float* dst = ws.Copy.Get(checked(jb * s.Ci * plane + 16));
-            float* x = pa + (long)n0 * s.Ci * inPlane;
-            long sample = (long)s.Ci * inPlane;
+            int plane = hp * wp * 8, right = wp - left - w;
+            float* dst = buffer.Get(checked(jb * channels * plane + 16));
+            long sample = (long)channels * h * w;
             for (int b = 0; b < jb; b++)
             {
                 int n = Math.Min(8, count - 8 * b);
-                for (int c = 0; c < s.Ci; c++)
+                for (int c = 0; c < channels; c++)
                 {
-                    float* d = dst + ((long)b * s.Ci + c) * plane;
-                    float* src = x + 8 * b * sample + (long)c * inPlane;
-                    // the border: Pad rows above and below, Pad columns either side of each row
-                    new Span<float>(d, s.Pad * wp * 8).Clear();
-                    new Span<float>(d + (s.Pad + s.Hi) * wp * 8, (hp - s.Pad - s.Hi) * wp * 8).Clear();
-                    for (int r = 0; r < s.Hi; r++)
+                    float* d = dst + ((long)b * channels + c) * plane;
+                    float* from = src + 8 * b * sample + (long)c * h * w;
+                    // the border: top rows above, the rows below, left and right columns beside each row
+                    new Span<float>(d, top * wp * 8).Clear();
+                    new Span<float>(d + (top + h) * wp * 8, (hp - top - h) * wp * 8).Clear();
+                    for (int r = 0; r < h; r++)
                     {
-                        float* row = d + ((r + s.Pad) * wp) * 8;
-                        new Span<float>(row, s.Pad * 8).Clear();
-                        new Span<float>(row + (s.Pad + s.Wi) * 8, (wp - s.Pad - s.Wi) * 8).Clear();
-                        float* o = row + s.Pad * 8, sr = src + r * s.Wi;
+                        float* row = d + (r + top) * wp * 8;
+                        new Span<float>(row, left * 8).Clear();
+                        new Span<float>(row + (left + w) * 8, right * 8).Clear();
+                        float* o = row + left * 8, sr = from + r * w;
                         int v = 0;
                         if (n == 8 && Avx.IsSupported)
-                            for (; v + 8 <= s.Wi; v += 8)
+                            for (; v + 8 <= w; v += 8)
                                 Transpose8x8(Vector256.Load(sr + v), Vector256.Load(sr + sample + v), Vector256.Load(sr + 2 * sample + v),
                                     Vector256.Load(sr + 3 * sample + v), Vector256.Load(sr + 4 * sample + v), Vector256.Load(sr + 5 * sample + v),
                                     Vector256.Load(sr + 6 * sample + v), Vector256.Load(sr + 7 * sample + v), o + v * 8, 8);
-                        for (; v < s.Wi; v++)
+                        for (; v < w; v++)
                             for (int i = 0; i < 8; i++)
                                 o[v * 8 + i] = i < n ? sr[i * sample + v] : 0f;
                     }
@@ -366,13 +378,14 @@ public sealed partial class Kernels
 
         /// <summary>
         /// outT (tiles of 8 pixels, channels rounded up to 32) = the sum, over the rows k &lt; K in tap-major
-        /// order of the taps [kh0, kh1) x [kw0, kw1) a tile hits, of x[koff[k] + pix[i]] times w's k-th row
+        /// order (row t ci + c: tap t = kh kw + kw of reduction channel c, ci of them, kw taps a kernel row)
+        /// of the taps [kh0, kh1) x [kw0, kw1) a tile hits, of x[koff[k] + pix[i]] times w's k-th row
         /// (w packed in KC blocks of 32-channel slivers). The reduction runs in spans of 4 KC blocks,
         /// innermost within a tile, as in <see cref="DirectProduct"/>.
         /// </summary>
-        private void TapProduct(int K, int channels, float* w, float* x, int* koff, int* pix, int* taps, int tiles, float* outT)
+        private static void TapProduct(int K, int channels, int ci, int kw, float* w, float* x, int* koff, int* pix, int* taps, int tiles, float* outT)
         {
-            int ld = (channels + 31) & ~31, ci = s.Ci, kw = s.Kw;
+            int ld = (channels + 31) & ~31;
             for (int pb = 0; pb < K; pb += 4 * KC)
             {
                 int pe = Math.Min(K, pb + 4 * KC);
@@ -540,8 +553,9 @@ public sealed partial class Kernels
             }
 
             /// <summary>Each phase's W as vectors: k = (co, mh, mw), 32-channel slivers of ci
-            /// (<see cref="HostGemm.PackB"/>'s layout); and each k's offset in the copy of gY.</summary>
-            public void PackWeights(in ConvShape s, float* w, HostGemm gemm, HostPool pool)
+            /// (<see cref="HostGemm.PackB"/>'s layout); and each k's offset in the copy of gY. Tap-major
+            /// (k = (mh, mw, co)) with offsets into the sample-interleaved copy when the tiles are by sample.</summary>
+            public void PackWeights(in ConvShape s, float* w, HostGemm gemm, HostPool pool, bool bySample)
             {
                 long weights = 0, offsets = 0;
                 foreach (var f in Items)
@@ -562,20 +576,27 @@ public sealed partial class Kernels
                     {
                         var f = items[i];
                         if (f.K == 0) continue;
-                        var panel = new PhaseWeightPanel(w, shape, f.Ph, f.Pw, f.Mh, f.Mw);
+                        var panel = new PhaseWeightPanel(w, shape, f.Ph, f.Pw, f.Mh, f.Mw, bySample);
                         gemm.PackB(f.K, shape.Ci, ref panel, dst + f.WeightsAt);
                         int* o = off + f.OffsetsAt;
-                        for (int co = 0, k = 0; co < shape.Co; co++)
-                            for (int mh = 0; mh < f.Mh; mh++)
-                                for (int mw = 0; mw < f.Mw; mw++, k++)
-                                    o[k] = co * plane - mh * Wg - mw;
+                        if (bySample)
+                            for (int mh = 0, k = 0; mh < f.Mh; mh++)
+                                for (int mw = 0; mw < f.Mw; mw++)
+                                    for (int co = 0; co < shape.Co; co++, k++)
+                                        o[k] = (co * plane - mh * Wg - mw) * 8;
+                        else
+                            for (int co = 0, k = 0; co < shape.Co; co++)
+                                for (int mh = 0; mh < f.Mh; mh++)
+                                    for (int mw = 0; mw < f.Mw; mw++, k++)
+                                        o[k] = co * plane - mh * Wg - mw;
                     }
                 });
             }
         }
 
-        /// <summary>W (Co, Ci, Kh, Kw) seen by a phase: lane ci, k = (co, mh, mw) at tap (ph + S mh, pw + S mw).</summary>
-        private readonly struct PhaseWeightPanel(float* w, ConvShape s, int ph, int pw, int mh, int mw) : IPanelSource
+        /// <summary>W (Co, Ci, Kh, Kw) seen by a phase: lane ci, k = (co, mh, mw) at tap (ph + S mh, pw + S mw)
+        /// (tap-major: k = (mh, mw, co)).</summary>
+        private readonly struct PhaseWeightPanel(float* w, ConvShape s, int ph, int pw, int mh, int mw, bool tapMajor) : IPanelSource
         {
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public void Pack(int k0, int kc, int lane0, int lanes, int width, float* dst)
@@ -583,7 +604,18 @@ public sealed partial class Kernels
                 int taps = s.Kh * s.Kw;
                 for (int k = 0; k < kc; k++, dst += width)
                 {
-                    int kk = k0 + k, co = kk / (mh * mw), r = kk - co * mh * mw, a = r / mw, b = r - a * mw;
+                    int kk = k0 + k, co, a, b;
+                    if (tapMajor)
+                    {
+                        int t = kk / s.Co;
+                        (co, a, b) = (kk - t * s.Co, t / mw, t % mw);
+                    }
+                    else
+                    {
+                        co = kk / (mh * mw);
+                        int r = kk - co * mh * mw;
+                        (a, b) = (r / mw, r % mw);
+                    }
                     float* src = w + ((long)co * s.Ci + lane0) * taps + (ph + s.Stride * a) * s.Kw + pw + s.Stride * b;
                     int x = 0;
                     for (; x < lanes; x++)
@@ -598,17 +630,38 @@ public sealed partial class Kernels
         private void BackwardDataDirect(WorkerState ws, int n0, int count)
         {
             var ph = phases!;
-            int P = s.OutPixels, plane = ph.Hg * ph.Wg, ciPad = (s.Ci + 31) & ~31;
-            // gY's zero-padded copy (count, Co, Hg, Wg)
-            float* gyp = Pad(pa + (long)n0 * s.Co * P, count * s.Co, s.Ho, s.Wo, ph.Top, ph.Left, ph.Hg, ph.Wg, ws.Copy);
+            int P = s.OutPixels, plane = ph.Hg * ph.Wg, ciPad = (s.Ci + 31) & ~31, jb = (count + 7) / 8;
+            // gY's zero-padded copy (count, Co, Hg, Wg); by sample: (jb, Co, Hg, Wg, 8)
+            float* gyp = bySample ? Interleave(pa + (long)n0 * s.Co * P, count, jb, s.Co, s.Ho, s.Wo, ph.Top, ph.Left, ph.Hg, ph.Wg, ws.Copy)
+                : Pad(pa + (long)n0 * s.Co * P, count * s.Co, s.Ho, s.Wo, ph.Top, ph.Left, ph.Hg, ph.Wg, ws.Copy);
             float* gx = pc + (long)n0 * s.Ci * s.InPixels;
             float* w = ph.Weights.Get(0);
             int* offsets = (int*)ph.Offsets.Get(0);
             foreach (var f in ph.Items)
             {
-                int pp = f.Nu * f.Nv, cols = count * pp, groups = (cols + 7) / 8;
+                int pp = f.Nu * f.Nv, cols = count * pp, groups = bySample ? pp * jb : (cols + 7) / 8;
                 float* outT = ws.Out.Get(checked(groups * 8 * ciPad));
-                if (f.K > 0)
+                if (f.K > 0 && bySample)
+                {
+                    // tiles (p, b): phase pixel p = (u, v) of samples 8 b .. 8 b + 8, which all miss the
+                    // taps (mh, mw) whose gY row U0 + u - mh or column V0 + v - mw is outside gY
+                    int* pix = (int*)ws.Runs.Get(groups * 8);
+                    int* taps = (int*)ws.A.Get(groups * 4);
+                    for (int p = 0, g = 0; p < pp; p++)
+                    {
+                        int u = p / f.Nv, v = p % f.Nv, oh = f.U0 + u, ow = f.V0 + v;
+                        int mh0 = Math.Max(0, oh - s.Ho + 1), mh1 = Math.Min(f.Mh, oh + 1);
+                        int mw0 = Math.Max(0, ow - s.Wo + 1), mw1 = Math.Min(f.Mw, ow + 1);
+                        for (int b = 0; b < jb; b++, g++)
+                        {
+                            for (int i = 0; i < 8; i++)
+                                pix[8 * g + i] = (((b * s.Co) * ph.Hg + oh + ph.Top) * ph.Wg + ow + ph.Left) * 8 + i;
+                            (taps[4 * g], taps[4 * g + 1], taps[4 * g + 2], taps[4 * g + 3]) = (mh0, mh1, mw0, mw1);
+                        }
+                    }
+                    TapProduct(f.K, s.Ci, s.Co, f.Mw, w + f.WeightsAt, gyp, offsets + f.OffsetsAt, pix, taps, groups, outT);
+                }
+                else if (f.K > 0)
                 {
                     int* pix = GridOffsets(ws, count, f.Nu, f.Nv, s.Co * plane, ph.Wg, 1,
                         (f.U0 + ph.Top) * ph.Wg + f.V0 + ph.Left, groups * 8);
@@ -616,17 +669,19 @@ public sealed partial class Kernels
                     int* koff = offsets + f.OffsetsAt;
                     DirectProduct(f.K, s.Ci, wf, gyp, koff, pix, groups, outT);
                 }
-                // gx at the phase's pixels = outT (pixel, ci) (0 where no tap reaches) + bias + beta gx
+                // gx at the phase's pixels = outT (pixel, ci) (0 where no tap reaches) + bias + beta gx;
+                // outT's rows: sample j's pixels in turn, or by sample pixel p's tiles (p jb + j / 8) 8 + j % 8
                 for (int j = 0; j < count; j++)
                     for (int ci = 0; ci < s.Ci; ci++)
                     {
                         float* d = gx + ((long)j * s.Ci + ci) * s.InPixels;
-                        float* q = outT + (long)j * pp * ciPad + ci;
+                        float* q = outT + (bySample ? j : (long)j * pp) * ciPad + ci;
+                        long next = bySample ? (long)jb * 8 * ciPad : ciPad;
                         float add = pbias == null ? 0f : pbias[ci];
                         for (int u = 0; u < f.Nu; u++)
                         {
                             float* row = d + (s.Stride * (f.U0 + u) + f.Ph - s.Pad) * s.Wi + s.Stride * f.V0 + f.Pw - s.Pad;
-                            for (int v = 0; v < f.Nv; v++, q += ciPad)
+                            for (int v = 0; v < f.Nv; v++, q += next)
                             {
                                 float val = (f.K > 0 ? *q : 0f) + add;
                                 float* e = row + v * s.Stride;
