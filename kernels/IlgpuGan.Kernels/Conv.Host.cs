@@ -94,7 +94,8 @@ public sealed partial class Kernels
                 && workers[0].Gemm.Simd == 512 && Avx512F.IsSupported;
             int P = s.OutPixels, T = workers.Length;
             bySample = direct && (pass == ConvPass.Forward && P <= SmallOutput
-                || pass == ConvPass.BackwardData && PhasePixels(s) <= SmallOutput);
+                || pass == ConvPass.BackwardData && PhasePixels(s) <= SmallOutput
+                || pass == ConvPass.BackwardWeight && P <= SmallOutput && s.Ci % 8 == 0);
             PackWeights();
             // the direct weight gradient reads its gW^T tiles once per chunk: larger chunks
             int target = direct && pass == ConvPass.BackwardWeight ? 4 * TargetColumns : TargetColumns;
@@ -106,7 +107,9 @@ public sealed partial class Kernels
                 Worker(0);
             else
                 owner.Pool.Run(activeWorkers, body);
-            if (pass == ConvPass.BackwardWeight && direct)
+            if (pass == ConvPass.BackwardWeight && direct && bySample)
+                TransposeTapMajorGradient();
+            else if (pass == ConvPass.BackwardWeight && direct)
                 TransposeWeightGradient();
             else if (pass == ConvPass.BackwardWeight && activeWorkers > 1)
                 SumPartials();
@@ -134,7 +137,19 @@ public sealed partial class Kernels
                 for (int k = s.Patch; k < k8; k++)
                     koff[k] = koff[s.Patch - 1];
             }
-            if (direct && pass == ConvPass.Forward && bySample)
+            if (direct && pass == ConvPass.BackwardWeight && bySample)
+            {
+                // gW^T's rows by 8 channels, then tap, then channel (row (cb T + t) 8 + c is (8 cb + c, kh, kw)):
+                // a group of 8 rows is one tap of 8 channels, which the same pixels miss, and a block of
+                // GroupRows rows reads a few channels' planes only; offsets into the sample-interleaved copy
+                int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, T = s.Kh * s.Kw;
+                int* koff = (int*)forwardOffsets.Get(s.Patch);
+                for (int cb = 0, k = 0; cb < s.Ci / 8; cb++)
+                    for (int t = 0; t < T; t++)
+                        for (int c = 8 * cb; c < 8 * cb + 8; c++, k++)
+                            koff[k] = ((c * hp + t / s.Kw) * wp + t % s.Kw) * 8;
+            }
+            else if (direct && pass == ConvPass.Forward && bySample)
             {
                 // Tiles of 8 samples reduce tap by tap (row t Ci + ci of their W^T is (ci, kh, kw), t = kh Kw + kw),
                 // so the taps a tile misses are whole ranges of rows it skips; offsets into the sample-interleaved copy.
@@ -266,6 +281,7 @@ public sealed partial class Kernels
                     case ConvPass.Forward: Forward(ws, n0, count); break;
                     case ConvPass.BackwardData when direct: BackwardDataDirect(ws, n0, count); break;
                     case ConvPass.BackwardData: BackwardData(ws, n0, count); break;
+                    case ConvPass.BackwardWeight when direct && bySample: BackwardWeightBySample(ws, n0, count, first); break;
                     case ConvPass.BackwardWeight when direct: BackwardWeightDirect(ws, n0, count, first); break;
                     default: BackwardWeight(ws, t, n0, count, first); break;
                 }
@@ -774,6 +790,109 @@ public sealed partial class Kernels
                             Direct8x32(kc, gyT + (long)p0 * coPad + (long)c0 * kc, xp, pix + p0, koff + r,
                                 gwT + (long)r * coPad + c0, coPad, !first || p0 > 0);
                         }
+        }
+
+        /// <summary>
+        /// <see cref="BackwardWeightDirect"/> on small outputs: the chunk's pixels ordered (p, sample) with
+        /// 8 samples side by side in the interleaved copy, and gW^T's rows by 8 channels and tap, so that a
+        /// group of 8 rows (one tap, 8 channels) skips the pixels p whose tap reads the padding: whole
+        /// runs of the reduction (a 4 x 4 output of a 4 x 4, stride 2, pad 1 kernel misses 23 % of them).
+        /// </summary>
+        private void BackwardWeightBySample(WorkerState ws, int n0, int count, bool first)
+        {
+            int P = s.OutPixels, jb = (count + 7) / 8, run = 8 * jb, cols = P * run, coPad = (s.Co + 31) & ~31;
+            int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad;
+            var gemm = ws.Gemm;
+            float* xs = InterleavedCopy(ws, n0, count, jb);
+            int* pix = (int*)ws.Runs.Get(cols);        // pixel (p, j)'s offset in the copy: column q = p run + j
+            for (int p = 0; p < P; p++)
+                for (int j = 0; j < run; j++)
+                    pix[p * run + j] = ((j / 8 * s.Ci * hp + p / s.Wo * s.Stride) * wp + p % s.Wo * s.Stride) * 8 + j % 8;
+            var gy = new SampleTilePanel(pb + (long)n0 * s.Co * P, count, s.Co, P, run);
+            float* gyT = ws.A.Get(gemm.PackedBLength(cols, s.Co));
+            gemm.PackB(cols, s.Co, ref gy, gyT);
+            float* gwT = ws.Partial.Get(checked(s.Patch * coPad));
+            int* koff = (int*)forwardOffsets.Get(0);
+            bool* hits = stackalloc bool[P];
+            for (int rb = 0; rb < s.Patch; rb += GroupRows)
+                for (int c0 = 0; c0 < s.Co; c0 += 32)
+                    for (int r = rb; r < Math.Min(s.Patch, rb + GroupRows); r += 8)
+                    {
+                        int t = r / 8 % (s.Kh * s.Kw), kh = t / s.Kw, kw = t % s.Kw;
+                        for (int p = 0; p < P; p++)
+                        {
+                            int ih = p / s.Wo * s.Stride + kh - s.Pad, iw = p % s.Wo * s.Stride + kw - s.Pad;
+                            hits[p] = ih >= 0 && ih < s.Hi && iw >= 0 && iw < s.Wi;
+                        }
+                        float* tile = gwT + (long)r * coPad + c0;
+                        bool written = !first;
+                        for (int p = 0; p < P;)
+                        {
+                            if (!hits[p]) { p++; continue; }
+                            int p1 = p;
+                            while (p1 < P && hits[p1]) p1++;
+                            // columns [p run, p1 run): KC blocks of the packed gY^T
+                            for (int from = p * run, to = p1 * run; from < to;)
+                            {
+                                int q0 = from / KC * KC, kcBlock = Math.Min(KC, cols - q0), end = Math.Min(to, q0 + KC);
+                                Direct8x32(end - from, gyT + (long)q0 * coPad + (long)c0 * kcBlock + (long)(from - q0) * 32, xs, pix + from,
+                                    koff + r, tile, coPad, written);
+                                written = true;
+                                from = end;
+                            }
+                            p = p1;
+                        }
+                        if (!written)       // no pixel reaches this tap (a padding as wide as the kernel)
+                            for (int i = 0; i < 8; i++)
+                                new Span<float>(tile + (long)i * coPad, 32).Clear();
+                    }
+        }
+
+        /// <summary>gW (Co, Ci Kh Kw) = beta gW + the workers' gW^T (row (cb T + t) 8 + c, see
+        /// <see cref="BackwardWeightBySample"/>) summed in worker order, split over the cores by blocks of 8
+        /// output channels: per 8 input channels, the Kh Kw taps' 8 x 8 blocks transposed into a small
+        /// tile, then written as 8 contiguous runs.</summary>
+        private void TransposeTapMajorGradient()
+        {
+            float* gw = pc;
+            int K = s.Patch, T = s.Kh * s.Kw, ci = s.Ci, coPad = (s.Co + 31) & ~31, active = activeWorkers;
+            float be = beta;
+            owner.HostForItems((s.Co + 7) / 8, 8L * K, (from, to) =>
+            {
+                float* sum = stackalloc float[64];
+                float* tile = stackalloc float[64 * T];     // [channel i][input channel j][tap t]
+                for (int cb = from; cb < to; cb++)
+                {
+                    int co0 = cb * 8, cn = Math.Min(8, s.Co - co0);
+                    for (int c0 = 0; c0 < ci; c0 += 8)       // Ci % 8 == 0
+                    {
+                        for (int t = 0; t < T; t++)
+                        {
+                            int k0 = (c0 / 8 * T + t) * 8;
+                            if (cn == 8 && Avx.IsSupported)
+                                Transpose8x8Sum(active, k0, co0, coPad, sum);
+                            else
+                                for (int i = 0; i < cn; i++)
+                                    for (int j = 0; j < 8; j++)
+                                    {
+                                        float v = 0f;
+                                        for (int w = 0; w < active; w++)
+                                            v += workers[w].Partial.Get(0)[(long)(k0 + j) * coPad + co0 + i];
+                                        sum[8 * i + j] = v;
+                                    }
+                            for (int i = 0; i < cn; i++)
+                                for (int j = 0; j < 8; j++)
+                                    tile[(i * 8 + j) * T + t] = sum[8 * i + j];
+                        }
+                        for (int i = 0; i < cn; i++)
+                        {
+                            float* d = gw + (long)(co0 + i) * K + (long)c0 * T, q = tile + i * 8 * T;
+                            for (int x = 0; x < 8 * T; x++)
+                                d[x] = be == 0f ? q[x] : be * d[x] + q[x];
+                        }
+                    }
+                }
+            });
         }
 
         /// <summary>gW (Co, Ci Kh Kw) = beta gW + the workers' gW^T summed in worker order, transposed; split over the cores by output channel.</summary>
@@ -1291,6 +1410,28 @@ public sealed partial class Kernels
     /// Images (samples, C, P) seen as the matrix (C, samples P): as A with the channels as lanes,
     /// or as B with the columns (sample, pixel) as lanes and k = channel.
     /// </summary>
+    /// <summary>gY (count samples of channels x pixels) as a K x channels operand whose row q is pixel
+    /// q / run of sample q % run (zero for the samples past count): the by-sample weight gradient's order.</summary>
+    private readonly unsafe struct SampleTilePanel(float* gy, int count, int channels, int pixels, int run) : IPanelSource
+    {
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Pack(int k0, int kc, int lane0, int lanes, int w, float* dst)
+        {
+            for (int k = 0; k < kc; k++, dst += w)
+            {
+                int q = k0 + k, p = q / run, j = q - p * run, x = 0;
+                if (j < count)
+                {
+                    float* src = gy + ((long)j * channels + lane0) * pixels + p;
+                    for (; x < lanes; x++)
+                        dst[x] = src[(long)x * pixels];
+                }
+                for (; x < w; x++)
+                    dst[x] = 0f;
+            }
+        }
+    }
+
     private readonly unsafe struct ImagePanel(float* images, int channels, int pixels, bool lanesAreChannels) : IPanelSource
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]

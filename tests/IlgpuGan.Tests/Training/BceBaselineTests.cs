@@ -13,8 +13,8 @@ namespace IlgpuGan.Tests.Training;
 /// The convolution rows were recorded again (on a Zen 4 EPYC, same SIMD width) when the host
 /// convolutions became direct ones (issue 15), which sum in another order: the new first step
 /// differs from 2ccd45f's by 1-3 units in the last place (1.1276594 against 1.1276593 for Loss_D);
-/// and again when the direct forward and data-gradient passes on small outputs began to skip the
-/// taps in the padding and to sum tap by tap (the first step's Loss_D is 1.1276594 again).
+/// and again when the direct passes on small outputs began to skip the taps in the padding and to
+/// sum tap by tap.
 /// </summary>
 public sealed class BceBaselineTests
 {
@@ -52,27 +52,27 @@ public sealed class BceBaselineTests
     {
         [2] =
         [
-            new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905725u, 0x3F727D52u, 0x3F2CAFC0u, 0x3EF61296u), // 1.1276594 0.94722474 0.67455673 0.48061055
-            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D883Cu, 0x3F670575u, 0x3F614733u, 0x3F16D1C4u), // 1.10572 0.902427 0.87999266 0.58913827
-            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10D0Cu, 0x3F74413Eu, 0x3F5EC2C9u, 0x3F2178FBu), // 1.2582107 0.9541205 0.8701597 0.63075227
+            new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905725u, 0x3F727D53u, 0x3F2CAFC0u, 0x3EF61296u), // 1.1276594 0.9472248 0.67455673 0.48061055
+            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D883Bu, 0x3F67057Au, 0x3F614733u, 0x3F16D1C3u), // 1.1057199 0.9024273 0.87999266 0.5891382
+            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10C0Cu, 0x3F7442D5u, 0x3F5EC2C9u, 0x3F21786Eu), // 1.2581801 0.9541448 0.8701597 0.63074386
         ],
         [3] =
         [
             new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905725u, 0x3F727D53u, 0x3F2CAFC0u, 0x3EF61296u), // 1.1276594 0.9472248 0.67455673 0.48061055
-            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D8833u, 0x3F670576u, 0x3F614733u, 0x3F16D1BDu), // 1.105719 0.9024271 0.87999266 0.58913785
-            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10C0Au, 0x3F7442DBu, 0x3F5EC2CAu, 0x3F21786Eu), // 1.2581799 0.95414513 0.87015975 0.63074386
+            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D8833u, 0x3F67057Eu, 0x3F614733u, 0x3F16D1BDu), // 1.105719 0.90242755 0.87999266 0.58913785
+            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10C09u, 0x3F7442D8u, 0x3F5EC2CAu, 0x3F21786Fu), // 1.2581798 0.95414495 0.87015975 0.6307439
         ],
         [4] =
         [
             new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905725u, 0x3F727D53u, 0x3F2CAFC0u, 0x3EF61296u), // 1.1276594 0.9472248 0.67455673 0.48061055
-            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D8838u, 0x3F670576u, 0x3F614733u, 0x3F16D1C2u), // 1.1057196 0.9024271 0.87999266 0.58913815
-            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10C0Au, 0x3F7442DAu, 0x3F5EC2C9u, 0x3F21786Du), // 1.2581799 0.9541451 0.8701597 0.6307438
+            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D8834u, 0x3F67057Au, 0x3F614733u, 0x3F16D1BEu), // 1.1057191 0.9024273 0.87999266 0.5891379
+            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10C06u, 0x3F7442DCu, 0x3F5EC2C9u, 0x3F21786Cu), // 1.2581794 0.9541452 0.8701597 0.63074374
         ],
         [8] =
         [
             new("dcgan28", "mnist", 16, 1, 3, 1, 0x3F905725u, 0x3F727D53u, 0x3F2CAFC0u, 0x3EF61296u), // 1.1276594 0.9472248 0.67455673 0.48061055
-            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D882Cu, 0x3F67057Eu, 0x3F614733u, 0x3F16D1B7u), // 1.1057181 0.90242755 0.87999266 0.5891375
-            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10C07u, 0x3F7442E3u, 0x3F5EC2CAu, 0x3F21786Du), // 1.2581795 0.9541456 0.87015975 0.6307438
+            new("dcgan28", "mnist", 16, 1, 3, 2, 0x3F8D8832u, 0x3F670575u, 0x3F614733u, 0x3F16D1BDu), // 1.1057189 0.902427 0.87999266 0.58913785
+            new("dcgan28", "mnist", 16, 1, 3, 3, 0x3FA10C08u, 0x3F7442DAu, 0x3F5EC2CAu, 0x3F21786Cu), // 1.2581797 0.9541451 0.87015975 0.63074374
         ],
     };
 
