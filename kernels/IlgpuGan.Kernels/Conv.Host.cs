@@ -808,7 +808,11 @@ public sealed partial class Kernels
             for (int p = 0; p < P; p++)
                 for (int j = 0; j < run; j++)
                     pix[p * run + j] = ((j / 8 * s.Ci * hp + p / s.Wo * s.Stride) * wp + p % s.Wo * s.Stride) * 8 + j % 8;
-            var gy = new SampleTilePanel(pb + (long)n0 * s.Co * P, count, s.Co, P, run);
+            // gY's samples turned (pixel, channel) (8 x 8 transposes), then packed row by row in (p, sample) order
+            float* gyPc = ws.Col.Get(checked(count * P * s.Co));
+            for (int j = 0; j < count; j++)
+                HostGemm.PackStrided(pb + (long)(n0 + j) * s.Co * P, P, s.Co, P, s.Co, gyPc + (long)j * P * s.Co);
+            var gy = new SampleTilePanel(gyPc, count, s.Co, P, run);
             float* gyT = ws.A.Get(gemm.PackedBLength(cols, s.Co));
             gemm.PackB(cols, s.Co, ref gy, gyT);
             float* gwT = ws.Partial.Get(checked(s.Patch * coPad));
@@ -887,8 +891,12 @@ public sealed partial class Kernels
                         for (int i = 0; i < cn; i++)
                         {
                             float* d = gw + (long)(co0 + i) * K + (long)c0 * T, q = tile + i * 8 * T;
-                            for (int x = 0; x < 8 * T; x++)
-                                d[x] = be == 0f ? q[x] : be * d[x] + q[x];
+                            for (int x = 0; x < 8 * T; x += 8)
+                            {
+                                var v = Vector256.Load(q + x);
+                                if (be != 0f) v += Vector256.Create(be) * Vector256.Load(d + x);
+                                Vector256.Store(v, d + x);
+                            }
                         }
                     }
                 }
@@ -1410,9 +1418,9 @@ public sealed partial class Kernels
     /// Images (samples, C, P) seen as the matrix (C, samples P): as A with the channels as lanes,
     /// or as B with the columns (sample, pixel) as lanes and k = channel.
     /// </summary>
-    /// <summary>gY (count samples of channels x pixels) as a K x channels operand whose row q is pixel
+    /// <summary>gY turned (count samples, pixels, channels) as a K x channels operand whose row q is pixel
     /// q / run of sample q % run (zero for the samples past count): the by-sample weight gradient's order.</summary>
-    private readonly unsafe struct SampleTilePanel(float* gy, int count, int channels, int pixels, int run) : IPanelSource
+    private readonly unsafe struct SampleTilePanel(float* gyPc, int count, int channels, int pixels, int run) : IPanelSource
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Pack(int k0, int kc, int lane0, int lanes, int w, float* dst)
@@ -1422,12 +1430,10 @@ public sealed partial class Kernels
                 int q = k0 + k, p = q / run, j = q - p * run, x = 0;
                 if (j < count)
                 {
-                    float* src = gy + ((long)j * channels + lane0) * pixels + p;
-                    for (; x < lanes; x++)
-                        dst[x] = src[(long)x * pixels];
+                    new Span<float>(gyPc + ((long)j * pixels + p) * channels + lane0, lanes).CopyTo(new Span<float>(dst, lanes));
+                    x = lanes;
                 }
-                for (; x < w; x++)
-                    dst[x] = 0f;
+                new Span<float>(dst + x, w - x).Clear();
             }
         }
     }
