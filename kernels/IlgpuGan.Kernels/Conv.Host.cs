@@ -910,12 +910,12 @@ public sealed partial class Kernels
             int K = s.Patch, coPad = (s.Co + 31) & ~31, active = activeWorkers;
             float be = beta;
             // blocks of 8 channels x 8 rows: 8 x 8 transposes in AVX registers; the edges one by one
-            owner.HostFor((s.Co + 7) / 8, (from, to) =>
+            owner.HostForItems((s.Co + 7) / 8, 8L * K, (from, to) =>    // (blocks of 8 channels: HostFor ran them all on one core)
             {
                 float* sum = stackalloc float[64];
-                for (long cb = from; cb < to; cb++)
+                for (int cb = from; cb < to; cb++)
                 {
-                    int co0 = (int)cb * 8, cn = Math.Min(8, s.Co - co0);
+                    int co0 = cb * 8, cn = Math.Min(8, s.Co - co0);
                     for (int k0 = 0; k0 < K; k0 += 8)
                     {
                         int kn = Math.Min(8, K - k0);
