@@ -360,6 +360,7 @@ public sealed partial class Kernels
         {
             int plane = hp * wp * 8, right = wp - left - w;
             float* dst = buffer.Get(checked(jb * channels * plane + 16));
+            float* rest = stackalloc float[128];
             long sample = (long)channels * h * w;
             for (int b = 0; b < jb; b++)
             {
@@ -378,11 +379,27 @@ public sealed partial class Kernels
                         new Span<float>(row + (left + w) * 8, right * 8).Clear();
                         float* o = row + left * 8, sr = from + r * w;
                         int v = 0;
-                        if (n == 8 && Avx.IsSupported)
-                            for (; v + 8 <= w; v += 8)
-                                Transpose8x8(Vector256.Load(sr + v), Vector256.Load(sr + sample + v), Vector256.Load(sr + 2 * sample + v),
-                                    Vector256.Load(sr + 3 * sample + v), Vector256.Load(sr + 4 * sample + v), Vector256.Load(sr + 5 * sample + v),
-                                    Vector256.Load(sr + 6 * sample + v), Vector256.Load(sr + 7 * sample + v), o + v * 8, 8);
+                        if (Avx.IsSupported)
+                        {
+                            if (n == 8)
+                                for (; v + 8 <= w; v += 8)
+                                    Transpose8x8(Vector256.Load(sr + v), Vector256.Load(sr + sample + v), Vector256.Load(sr + 2 * sample + v),
+                                        Vector256.Load(sr + 3 * sample + v), Vector256.Load(sr + 4 * sample + v), Vector256.Load(sr + 5 * sample + v),
+                                        Vector256.Load(sr + 6 * sample + v), Vector256.Load(sr + 7 * sample + v), o + v * 8, 8);
+                            for (; v < w; v += 8)   // the rest of the row (and the rows of samples past count) through a zeroed 8 x 8 tile
+                            {
+                                int m = Math.Min(8, w - v);
+                                for (int i = 0; i < 8; i++)
+                                {
+                                    new Span<float>(rest + 8 * i, 8).Clear();
+                                    if (i < n)
+                                        new Span<float>(sr + i * sample + v, m).CopyTo(new Span<float>(rest + 8 * i, m));
+                                }
+                                Transpose8x8(Vector256.Load(rest), Vector256.Load(rest + 8), Vector256.Load(rest + 16), Vector256.Load(rest + 24),
+                                    Vector256.Load(rest + 32), Vector256.Load(rest + 40), Vector256.Load(rest + 48), Vector256.Load(rest + 56), rest + 64, 8);
+                                new Span<float>(rest + 64, 8 * m).CopyTo(new Span<float>(o + v * 8, 8 * m));
+                            }
+                        }
                         for (; v < w; v++)
                             for (int i = 0; i < 8; i++)
                                 o[v * 8 + i] = i < n ? sr[i * sample + v] : 0f;
