@@ -7,7 +7,9 @@ namespace IlgpuGan.Kernels;
 
 // -------------------------------------------------------------------------------------------------
 // Host variant of the convolutions, one chunk of samples per core at a time. With AVX-512: direct
-// convolutions on one micro-kernel (Direct8x32) that broadcasts the images from a zero-padded copy.
+// convolutions on one micro-kernel (Direct8x32) that broadcasts the images from a zero-padded copy
+// (on small outputs, tiles of one pixel of 8 samples from a sample-interleaved copy, which skip the
+// taps that read the padding).
 // Otherwise: implicit GEMMs on the packed SIMD GEMM (HostGemm.RunPacked), whose B slivers are
 // gathered straight from the images through a table of input offsets per kernel tap. Neither
 // builds an im2col matrix.
@@ -22,7 +24,8 @@ public sealed partial class Kernels
     /// chunks of at most nb samples (about 256 GEMM columns) (a fixed assignment, so results never depend on
     /// timing). With AVX-512 (where enough channels fill its vectors, see <see cref="Run"/>) each pass is
     /// a direct convolution: <see cref="ForwardDirect"/>, <see cref="BackwardDataDirect"/> (one
-    /// stride-1 convolution per phase, <see cref="Phases"/>) and <see cref="BackwardWeightDirect"/>.
+    /// stride-1 convolution per phase, <see cref="Phases"/>) and <see cref="BackwardWeightDirect"/>; on small
+    /// outputs by sample (<see cref="bySample"/>: <see cref="TapProduct"/>, <see cref="BackwardWeightBySample"/>).
     /// Otherwise each runs single-threaded implicit GEMMs, P = Ho Wo, Q = Hi Wi:
     ///   forward:         Y (Co, nb P)  = W (Co, Ci Kh Kw) im2col(x)
     ///   backward data:   gcol (Ci Kh Kw, nb P) = W^T gY, then col2im adds it onto gx
@@ -54,7 +57,9 @@ public sealed partial class Kernels
         private int nb, activeWorkers;
         /// <summary>This pass runs as a direct convolution (AVX-512 only; see <see cref="Run"/>).</summary>
         private bool direct;
-        private readonly PinnedBuffer tapOffsets = new(), forwardOffsets = new();
+        /// <summary>Each reduction row's offset in the padded copy: (ci, kh, kw) order (tapOffsets), and the
+        /// by-sample passes' tap-major order in the sample-interleaved copy (sampleOffsets).</summary>
+        private readonly PinnedBuffer tapOffsets = new(), sampleOffsets = new();
         private Phases? phases;
         /// <summary>The direct forward pass's tiles hold one output pixel of 8 samples (small outputs,
         /// where the border pixels that miss some taps are many; see <see cref="ForwardDirect"/>).</summary>
@@ -143,7 +148,7 @@ public sealed partial class Kernels
                 // a group of 8 rows is one tap of 8 channels, which the same pixels miss, and a block of
                 // GroupRows rows reads a few channels' planes only; offsets into the sample-interleaved copy
                 int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, T = s.Kh * s.Kw;
-                int* koff = (int*)forwardOffsets.Get(s.Patch);
+                int* koff = (int*)sampleOffsets.Get(s.Patch);
                 for (int cb = 0, k = 0; cb < s.Ci / 8; cb++)
                     for (int t = 0; t < T; t++)
                         for (int c = 8 * cb; c < 8 * cb + 8; c++, k++)
@@ -154,7 +159,7 @@ public sealed partial class Kernels
                 // Tiles of 8 samples reduce tap by tap (row t Ci + ci of their W^T is (ci, kh, kw), t = kh Kw + kw),
                 // so the taps a tile misses are whole ranges of rows it skips; offsets into the sample-interleaved copy.
                 int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, T = s.Kh * s.Kw, k8 = (s.Patch + 7) & ~7;
-                int* koff = (int*)forwardOffsets.Get(k8);
+                int* koff = (int*)sampleOffsets.Get(k8);
                 for (int t = 0, k = 0; t < T; t++)
                     for (int c = 0; c < s.Ci; c++, k++)
                         koff[k] = ((c * hp + t / s.Kw) * wp + t % s.Kw) * 8;
@@ -338,7 +343,7 @@ public sealed partial class Kernels
                 }
             }
             float* outTs = ws.Out.Get(checked(tiles * 8 * coPad));
-            TapProduct(K, s.Co, s.Ci, s.Kw, packedWeights.Get(0), xs, (int*)forwardOffsets.Get(0), pix, taps, tiles, outTs);
+            TapProduct(K, s.Co, s.Ci, s.Kw, packedWeights.Get(0), xs, (int*)sampleOffsets.Get(0), pix, taps, tiles, outTs);
             WriteBySample(outTs, y, count, P, jb, coPad);
         }
 
@@ -833,18 +838,20 @@ public sealed partial class Kernels
             float* gyT = ws.A.Get(gemm.PackedBLength(cols, s.Co));
             gemm.PackB(cols, s.Co, ref gy, gyT);
             float* gwT = ws.Partial.Get(checked(s.Patch * coPad));
-            int* koff = (int*)forwardOffsets.Get(0);
-            bool* hits = stackalloc bool[P];
+            int* koff = (int*)sampleOffsets.Get(0);
+            int T = s.Kh * s.Kw;
+            bool* reach = stackalloc bool[T * P];       // tap t reaches the image from output pixel p
+            for (int t = 0; t < T; t++)
+                for (int p = 0; p < P; p++)
+                {
+                    int ih = p / s.Wo * s.Stride + t / s.Kw - s.Pad, iw = p % s.Wo * s.Stride + t % s.Kw - s.Pad;
+                    reach[t * P + p] = ih >= 0 && ih < s.Hi && iw >= 0 && iw < s.Wi;
+                }
             for (int rb = 0; rb < s.Patch; rb += GroupRows)
                 for (int c0 = 0; c0 < s.Co; c0 += 32)
                     for (int r = rb; r < Math.Min(s.Patch, rb + GroupRows); r += 8)
                     {
-                        int t = r / 8 % (s.Kh * s.Kw), kh = t / s.Kw, kw = t % s.Kw;
-                        for (int p = 0; p < P; p++)
-                        {
-                            int ih = p / s.Wo * s.Stride + kh - s.Pad, iw = p % s.Wo * s.Stride + kw - s.Pad;
-                            hits[p] = ih >= 0 && ih < s.Hi && iw >= 0 && iw < s.Wi;
-                        }
+                        bool* hits = reach + r / 8 % T * P;
                         float* tile = gwT + (long)r * coPad + c0;
                         bool written = !first;
                         for (int p = 0; p < P;)
