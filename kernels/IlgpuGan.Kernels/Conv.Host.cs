@@ -61,8 +61,9 @@ public sealed partial class Kernels
         /// by-sample passes' tap-major order in the sample-interleaved copy (sampleOffsets).</summary>
         private readonly PinnedBuffer tapOffsets = new(), sampleOffsets = new();
         private Phases? phases;
-        /// <summary>The direct forward pass's tiles hold one output pixel of 8 samples (small outputs,
-        /// where the border pixels that miss some taps are many; see <see cref="ForwardDirect"/>).</summary>
+        /// <summary>This direct pass tiles one output pixel of 8 samples and skips the taps that read the
+        /// padding (small outputs, where the border pixels are many; see <see cref="ForwardDirect"/>,
+        /// <see cref="BackwardDataDirect"/>, <see cref="BackwardWeightBySample"/>).</summary>
         private bool bySample;
 
         public HostConv(Kernels owner)
@@ -134,11 +135,11 @@ public sealed partial class Kernels
             if (direct)
             {
                 // each (ci, kh, kw)'s offset in the padded copy, repeated up to a multiple of 8 rows
-                int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, T = s.Kh * s.Kw, k8 = (s.Patch + 7) & ~7;
+                int T = s.Kh * s.Kw, k8 = (s.Patch + 7) & ~7;
                 int* koff = (int*)tapOffsets.Get(k8);
                 for (int c = 0, k = 0; c < s.Ci; c++)
                     for (int t = 0; t < T; t++, k++)
-                        koff[k] = (c * hp + t / s.Kw) * wp + t % s.Kw;
+                        koff[k] = CopyOffset(c, t);
                 for (int k = s.Patch; k < k8; k++)
                     koff[k] = koff[s.Patch - 1];
             }
@@ -147,22 +148,22 @@ public sealed partial class Kernels
                 // gW^T's rows by 8 channels, then tap, then channel (row (cb T + t) 8 + c is (8 cb + c, kh, kw)):
                 // a group of 8 rows is one tap of 8 channels, which the same pixels miss, and a block of
                 // GroupRows rows reads a few channels' planes only; offsets into the sample-interleaved copy
-                int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, T = s.Kh * s.Kw;
+                int T = s.Kh * s.Kw;
                 int* koff = (int*)sampleOffsets.Get(s.Patch);
                 for (int cb = 0, k = 0; cb < s.Ci / 8; cb++)
                     for (int t = 0; t < T; t++)
                         for (int c = 8 * cb; c < 8 * cb + 8; c++, k++)
-                            koff[k] = ((c * hp + t / s.Kw) * wp + t % s.Kw) * 8;
+                            koff[k] = CopyOffset(c, t) * 8;
             }
             else if (direct && pass == ConvPass.Forward && bySample)
             {
                 // Tiles of 8 samples reduce tap by tap (row t Ci + ci of their W^T is (ci, kh, kw), t = kh Kw + kw),
                 // so the taps a tile misses are whole ranges of rows it skips; offsets into the sample-interleaved copy.
-                int hp = s.Hi + 2 * s.Pad, wp = s.Wi + 2 * s.Pad, T = s.Kh * s.Kw, k8 = (s.Patch + 7) & ~7;
+                int T = s.Kh * s.Kw, k8 = (s.Patch + 7) & ~7;
                 int* koff = (int*)sampleOffsets.Get(k8);
                 for (int t = 0, k = 0; t < T; t++)
                     for (int c = 0; c < s.Ci; c++, k++)
-                        koff[k] = ((c * hp + t / s.Kw) * wp + t % s.Kw) * 8;
+                        koff[k] = CopyOffset(c, t) * 8;
                 for (int k = s.Patch; k < k8; k++)
                     koff[k] = koff[s.Patch - 1];
                 float* dst = packedWeights.Get(gemm.PackedBLength(s.Patch, s.Co));
@@ -192,6 +193,31 @@ public sealed partial class Kernels
             {
                 var wt = new MatrixPanel(pb, s.Patch, lanesAreColumns: true);
                 ParallelPack(s.Patch, s.Co, wt, packedWeights.Get(gemm.PackedALength(s.Patch, s.Co)));
+            }
+        }
+
+        /// <summary>Where input channel c's tap t = kh Kw + kw (of output pixel (0, 0)) lies in a plane-by-plane
+        /// copy of x padded by Pad on every side.</summary>
+        private int CopyOffset(int c, int t) => (c * (s.Hi + 2 * s.Pad) + t / s.Kw) * (s.Wi + 2 * s.Pad) + t % s.Kw;
+
+        /// <summary>The taps [kh0, kh1) x [kw0, kw1) that reach the image (not the padding) from output pixel p.</summary>
+        private (int Kh0, int Kh1, int Kw0, int Kw1) TapRange(int p)
+        {
+            int oh = p / s.Wo * s.Stride - s.Pad, ow = p % s.Wo * s.Stride - s.Pad;
+            return (Math.Max(0, -oh), Math.Min(s.Kh, s.Hi - oh), Math.Max(0, -ow), Math.Min(s.Kw, s.Wi - ow));
+        }
+
+        /// <summary>
+        /// The jb by-sample tiles g .. g + jb of one output pixel: tile b's 8 lanes read the interleaved copy
+        /// at at + b blockStride + i (in floats, i &lt; 8), and it reduces over the taps [r0, r1) x [c0, c1).
+        /// </summary>
+        private static void SetTiles(int* pix, int* taps, int g, int jb, int blockStride, int at, (int, int, int, int) range)
+        {
+            for (int b = 0; b < jb; b++, g++)
+            {
+                for (int i = 0; i < 8; i++)
+                    pix[8 * g + i] = at + b * blockStride + i;
+                (taps[4 * g], taps[4 * g + 1], taps[4 * g + 2], taps[4 * g + 3]) = range;
             }
         }
 
@@ -330,18 +356,8 @@ public sealed partial class Kernels
             float* xs = InterleavedCopy(ws, n0, count, jb);
             int* pix = (int*)ws.Runs.Get(tiles * 8);
             int* taps = (int*)ws.A.Get(tiles * 4);      // per tile: kh0, kh1, kw0, kw1 (the taps its pixel hits)
-            for (int p = 0, g = 0; p < P; p++)
-            {
-                int oh = p / s.Wo, ow = p % s.Wo;
-                int kh0 = Math.Max(0, s.Pad - oh * s.Stride), kh1 = Math.Min(s.Kh, s.Hi + s.Pad - oh * s.Stride);
-                int kw0 = Math.Max(0, s.Pad - ow * s.Stride), kw1 = Math.Min(s.Kw, s.Wi + s.Pad - ow * s.Stride);
-                for (int b = 0; b < jb; b++, g++)
-                {
-                    for (int i = 0; i < 8; i++)
-                        pix[8 * g + i] = ((b * s.Ci * hp + oh * s.Stride) * wp + ow * s.Stride) * 8 + i;
-                    (taps[4 * g], taps[4 * g + 1], taps[4 * g + 2], taps[4 * g + 3]) = (kh0, kh1, kw0, kw1);
-                }
-            }
+            for (int p = 0; p < P; p++)
+                SetTiles(pix, taps, p * jb, jb, s.Ci * hp * wp * 8, (p / s.Wo * wp + p % s.Wo) * s.Stride * 8, TapRange(p));
             float* outTs = ws.Out.Get(checked(tiles * 8 * coPad));
             TapProduct(K, s.Co, s.Ci, s.Kw, packedWeights.Get(0), xs, (int*)sampleOffsets.Get(0), pix, taps, tiles, outTs);
             WriteBySample(outTs, y, count, P, jb, coPad);
@@ -685,17 +701,11 @@ public sealed partial class Kernels
                     // taps (mh, mw) whose gY row U0 + u - mh or column V0 + v - mw is outside gY
                     int* pix = (int*)ws.Runs.Get(groups * 8);
                     int* taps = (int*)ws.A.Get(groups * 4);
-                    for (int p = 0, g = 0; p < pp; p++)
+                    for (int p = 0; p < pp; p++)
                     {
-                        int u = p / f.Nv, v = p % f.Nv, oh = f.U0 + u, ow = f.V0 + v;
-                        int mh0 = Math.Max(0, oh - s.Ho + 1), mh1 = Math.Min(f.Mh, oh + 1);
-                        int mw0 = Math.Max(0, ow - s.Wo + 1), mw1 = Math.Min(f.Mw, ow + 1);
-                        for (int b = 0; b < jb; b++, g++)
-                        {
-                            for (int i = 0; i < 8; i++)
-                                pix[8 * g + i] = (((b * s.Co) * ph.Hg + oh + ph.Top) * ph.Wg + ow + ph.Left) * 8 + i;
-                            (taps[4 * g], taps[4 * g + 1], taps[4 * g + 2], taps[4 * g + 3]) = (mh0, mh1, mw0, mw1);
-                        }
+                        int oh = f.U0 + p / f.Nv, ow = f.V0 + p % f.Nv;
+                        SetTiles(pix, taps, p * jb, jb, s.Co * plane * 8, ((oh + ph.Top) * ph.Wg + ow + ph.Left) * 8,
+                            (Math.Max(0, oh - s.Ho + 1), Math.Min(f.Mh, oh + 1), Math.Max(0, ow - s.Wo + 1), Math.Min(f.Mw, ow + 1)));
                     }
                     TapProduct(f.K, s.Ci, s.Co, f.Mw, w + f.WeightsAt, gyp, offsets + f.OffsetsAt, pix, taps, groups, outT);
                 }
@@ -841,12 +851,12 @@ public sealed partial class Kernels
             int* koff = (int*)sampleOffsets.Get(0);
             int T = s.Kh * s.Kw;
             bool* reach = stackalloc bool[T * P];       // tap t reaches the image from output pixel p
-            for (int t = 0; t < T; t++)
-                for (int p = 0; p < P; p++)
-                {
-                    int ih = p / s.Wo * s.Stride + t / s.Kw - s.Pad, iw = p % s.Wo * s.Stride + t % s.Kw - s.Pad;
-                    reach[t * P + p] = ih >= 0 && ih < s.Hi && iw >= 0 && iw < s.Wi;
-                }
+            for (int p = 0; p < P; p++)
+            {
+                var (kh0, kh1, kw0, kw1) = TapRange(p);
+                for (int t = 0; t < T; t++)
+                    reach[t * P + p] = t / s.Kw >= kh0 && t / s.Kw < kh1 && t % s.Kw >= kw0 && t % s.Kw < kw1;
+            }
             for (int rb = 0; rb < s.Patch; rb += GroupRows)
                 for (int c0 = 0; c0 < s.Co; c0 += 32)
                     for (int r = rb; r < Math.Min(s.Patch, rb + GroupRows); r += 8)
@@ -1438,10 +1448,6 @@ public sealed partial class Kernels
             new Span<float>(src, len).CopyTo(new Span<float>(dst, len));
     }
 
-    /// <summary>
-    /// Images (samples, C, P) seen as the matrix (C, samples P): as A with the channels as lanes,
-    /// or as B with the columns (sample, pixel) as lanes and k = channel.
-    /// </summary>
     /// <summary>gY turned (count samples, pixels, channels) as a K x channels operand whose row q is pixel
     /// q / run of sample q % run (zero for the samples past count): the by-sample weight gradient's order.</summary>
     private readonly unsafe struct SampleTilePanel(float* gyPc, int count, int channels, int pixels, int run) : IPanelSource
@@ -1462,6 +1468,10 @@ public sealed partial class Kernels
         }
     }
 
+    /// <summary>
+    /// Images (samples, C, P) seen as the matrix (C, samples P): as A with the channels as lanes,
+    /// or as B with the columns (sample, pixel) as lanes and k = channel.
+    /// </summary>
     private readonly unsafe struct ImagePanel(float* images, int channels, int pixels, bool lanesAreChannels) : IPanelSource
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
