@@ -145,7 +145,7 @@ public sealed partial class Kernels
         /// <summary>The packed operands' block of K (the direct convolution reads them too).</summary>
         internal const int KC = 256;
         /// <summary>Below this many flops (2MNK) one thread does the whole product.</summary>
-        private const double ParallelFlops = 4e6;
+        private const double ParallelFlops = 1e6;
         /// <summary>Items of C per thread in a parallel product (see <see cref="Run"/>).</summary>
         private const int ItemsPerThread = 2;
 
@@ -171,7 +171,8 @@ public sealed partial class Kernels
         private float* sharedA;
         private MatrixPanel sharedPanel;
         private readonly PinnedBuffer sharedPack = new();
-        private readonly Action<int> packShared;
+        private readonly Action<int> sharedBody;
+        private int packNext, packDone;
         /// <summary>Items per thread when op(A) is packed once for all items (see <see cref="Run"/>).</summary>
         private const int SharedItemsPerThread = 4;
 
@@ -193,7 +194,7 @@ public sealed partial class Kernels
                 packB[t] = new PinnedBuffer();
             }
             body = Worker;
-            packShared = part => PackA(s.M, s.K, ref sharedPanel, sharedA, part, threads);
+            sharedBody = SharedWorker;
         }
 
         public void Run(in GemmShape shape, float* pa, float* pb, float* pc, float al, float be, float* pbias)
@@ -237,16 +238,17 @@ public sealed partial class Kernels
                     tc = Math.Min(SharedItemsPerThread * nth, nSl);
                     sharedPanel = new MatrixPanel(pa, shape.Lda, lanesAreColumns: shape.TransA);
                     sharedA = sharedPack.Get(PackedALength(shape.M, shape.K));
-                    if (nth > 1)
-                        pool!.Run(nth, packShared);   // each core packs its part of op(A)'s slivers
-                    else
-                        PackA(shape.M, shape.K, ref sharedPanel, sharedA);
+                    packNext = packDone = 0;
                 }
                 int workers = Math.Min(nth, tr * tc);
                 if (workers == 1)
+                {
+                    if (sharedA != null)
+                        PackA(shape.M, shape.K, ref sharedPanel, sharedA);
                     Worker(0);
+                }
                 else
-                    pool!.Run(workers, body);
+                    pool!.Run(workers, sharedA != null ? sharedBody : body);
                 a = b = c = bias = null;
             }
         }
@@ -338,6 +340,22 @@ public sealed partial class Kernels
                 for (int j = 0; j < s.N; j++)
                     row[j] = (beta != 0f ? beta * row[j] : 0f) + (bias != null ? bias[j] : 0f);
             }
+        }
+
+        /// <summary>Worker t of a product whose op(A) is shared: the workers pack its parts (one per
+        /// thread, taken from a counter, so a pool that runs the workers one after another still
+        /// packs every part), wait until all are packed, then compute items. One pass, not two.</summary>
+        private void SharedWorker(int t)
+        {
+            for (int part; (part = Interlocked.Increment(ref packNext) - 1) < threads;)
+            {
+                PackA(s.M, s.K, ref sharedPanel, sharedA, part, threads);
+                Interlocked.Increment(ref packDone);
+            }
+            var spin = new SpinWait();
+            while (Volatile.Read(ref packDone) < threads)
+                spin.SpinOnce(sleep1Threshold: -1);
+            Worker(t);
         }
 
         /// <summary>Worker t (owner of packing buffers t) computes items until none is left.</summary>

@@ -134,7 +134,7 @@ public sealed partial class Kernels : IDisposable
     internal HostPool Pool => hostPool ??= new HostPool(Environment.ProcessorCount);
 
     /// <summary>Below this many elements one thread does a host pass.</summary>
-    internal const long MinParallel = 1 << 15;
+    internal const long MinParallel = 1 << 13;
 
     /// <summary>Splits a host pass over n elements into one contiguous part per core (memory-bound
     /// passes gain from a second core); small passes run on the calling thread.</summary>
