@@ -691,6 +691,7 @@ public sealed partial class Kernels
             float* gx = pc + (long)n0 * s.Ci * s.InPixels;
             float* w = ph.Weights.Get(0);
             int* offsets = (int*)ph.Offsets.Get(0);
+            float* adds = stackalloc float[16];
             foreach (var f in ph.Items)
             {
                 int pp = f.Nu * f.Nv, cols = count * pp, groups = bySample ? pp * jb : (cols + 7) / 8;
@@ -718,22 +719,42 @@ public sealed partial class Kernels
                     DirectProduct(f.K, s.Ci, wf, gyp, koff, pix, groups, outT);
                 }
                 // gx at the phase's pixels = outT (pixel, ci) (0 where no tap reaches) + bias + beta gx;
-                // outT's rows: sample j's pixels in turn, or by sample pixel p's tiles (p jb + j / 8) 8 + j % 8
+                // outT's rows: sample j's pixels in turn, or by sample pixel p's tiles (p jb + j / 8) 8 + j % 8.
+                // 16 channels at a time (one line of an outT row), pixel by pixel: a sample's pixels lie
+                // next = jb 8 ciPad floats apart by sample (a multiple of 4 KB at 128 channels), so reading
+                // one channel down all its pixels (as this loop did) lost each line from L1 before the next
+                // channel's turn.
+                long next = bySample ? (long)jb * 8 * ciPad : ciPad;
+                int stride = s.Stride, inPlane = s.InPixels;
                 for (int j = 0; j < count; j++)
-                    for (int ci = 0; ci < s.Ci; ci++)
+                    for (int ci0 = 0; ci0 < s.Ci; ci0 += 16)
                     {
-                        float* d = gx + ((long)j * s.Ci + ci) * s.InPixels;
-                        float* q = outT + (bySample ? j : (long)j * pp) * ciPad + ci;
-                        long next = bySample ? (long)jb * 8 * ciPad : ciPad;
-                        float add = pbias == null ? 0f : pbias[ci];
+                        int cw = Math.Min(16, s.Ci - ci0);
+                        for (int c = 0; c < cw; c++)
+                            adds[c] = pbias == null ? 0f : pbias[ci0 + c];
+                        float* d = gx + ((long)j * s.Ci + ci0) * s.InPixels;
+                        float* q = outT + (bySample ? j : (long)j * pp) * ciPad + ci0;
                         for (int u = 0; u < f.Nu; u++)
                         {
                             float* row = d + (s.Stride * (f.U0 + u) + f.Ph - s.Pad) * s.Wi + s.Stride * f.V0 + f.Pw - s.Pad;
+                            if (f.K > 0 && beta == 0f)   // (the common case, without the tests per value)
+                            {
+                                for (int v = 0; v < f.Nv; v++, q += next)
+                                {
+                                    float* e = row + v * stride;
+                                    for (int c = 0; c < cw; c++, e += inPlane)
+                                        *e = q[c] + adds[c];
+                                }
+                                continue;
+                            }
                             for (int v = 0; v < f.Nv; v++, q += next)
                             {
-                                float val = (f.K > 0 ? *q : 0f) + add;
-                                float* e = row + v * s.Stride;
-                                *e = beta == 0f ? val : val + beta * *e;
+                                float* e = row + v * stride;
+                                for (int c = 0; c < cw; c++, e += inPlane)
+                                {
+                                    float val = (f.K > 0 ? q[c] : 0f) + adds[c];
+                                    *e = beta == 0f ? val : val + beta * *e;
+                                }
                             }
                         }
                     }

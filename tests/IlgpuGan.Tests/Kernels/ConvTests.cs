@@ -8,7 +8,8 @@ namespace IlgpuGan.Tests.Kernels;
 
 /// <summary>
 /// The three convolution passes against the direct loops (Kernels.ConvReference), with bias and
-/// beta = 0.5 accumulation, at shapes chosen to take every branch of the host variant: one chunk
+/// beta = 0.5 accumulation, and with beta = 0 with and without bias, at shapes chosen to take
+/// every branch of the host variant: one chunk
 /// (N = 1: one worker), one sample per chunk (written in place), several samples per chunk
 /// (scattered), 1x1 outputs, kernels that cover the whole input (one GEMM over the batch), stride 3
 /// and kernels smaller than the stride (the window copy's planes and borders), and more than one
@@ -104,6 +105,14 @@ public sealed class ConvTests
         Compare.Close(ty.ToArray(), y, 1e-5, $"{backend} forward, beta 0");
         Compare.Close(tgx.ToArray(), gx, 1e-5, $"{backend} backward data, beta 0");
         Compare.Close(tgw.ToArray(), gw, 1e-5, $"{backend} backward weight, beta 0");
+
+        // beta = 0 with a bias (a transposed convolution's forward pass with bias is the data gradient's)
+        ty.CopyFrom(Enumerable.Repeat(float.NaN, y.Length).ToArray());
+        tgx.CopyFrom(Enumerable.Repeat(float.NaN, gx.Length).ToArray());
+        d.Kernels.ConvForward(s, tx.View, tw.View, ty.View, tbo.View);
+        d.Kernels.ConvBackwardData(s, tgy.View, tw.View, tgx.View, tbi.View);
+        Compare.Close(ty.ToArray(), Expect(y, new float[y.Length], biasOut, s.Co, s.OutPixels), 1e-5, $"{backend} forward, beta 0, bias");
+        Compare.Close(tgx.ToArray(), Expect(gx, new float[gx.Length], biasIn, s.Ci, s.InPixels), 1e-5, $"{backend} backward data, beta 0, bias");
     }
 
     /// <summary>The host convolutions on the AVX2 (6 x 16) and scalar GEMM micro-kernels.</summary>
