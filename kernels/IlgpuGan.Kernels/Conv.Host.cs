@@ -513,15 +513,16 @@ public sealed partial class Kernels
             float* block = stackalloc float[64];
             int co8 = s.Co & ~7;
             long sample = (long)s.Co * P;
-            for (int p = 0; p < P; p++)
-                for (int b = 0; b < jb; b++)
-                {
-                    float* q = outT + (long)(p * jb + b) * 8 * coPad;
-                    int n = Math.Min(8, count - 8 * b);
-                    float* yb = y + 8 * b * sample + p;
-                    for (int co = 0; co < co8; co += 8)
+            // 8 channels of 8 samples at a time, pixel by pixel: the 64 rows of y that take them stay in
+            // L1 from one pixel to the next (pixel by pixel over all channels, every write went to L2)
+            for (int b = 0; b < jb; b++)
+            {
+                int n = Math.Min(8, count - 8 * b);
+                for (int co = 0; co < co8; co += 8)
+                    for (int p = 0; p < P; p++)
                     {
-                        float* qc = q + co;
+                        float* qc = outT + (long)(p * jb + b) * 8 * coPad + co;
+                        float* yb = y + 8 * b * sample + p;
                         Transpose8x8(Vector256.Load(qc), Vector256.Load(qc + coPad), Vector256.Load(qc + 2 * coPad),
                             Vector256.Load(qc + 3 * coPad), Vector256.Load(qc + 4 * coPad), Vector256.Load(qc + 5 * coPad),
                             Vector256.Load(qc + 6 * coPad), Vector256.Load(qc + 7 * coPad), block, 8);
@@ -533,6 +534,10 @@ public sealed partial class Kernels
                                 d[i * sample] = block[8 * c + i] + add + (beta == 0f ? 0f : beta * d[i * sample]);
                         }
                     }
+                for (int p = 0; p < P; p++)
+                {
+                    float* q = outT + (long)(p * jb + b) * 8 * coPad;
+                    float* yb = y + 8 * b * sample + p;
                     for (int co = co8; co < s.Co; co++)
                     {
                         float add = pbias == null ? 0f : pbias[co];
@@ -541,6 +546,7 @@ public sealed partial class Kernels
                             d[i * sample] = q[(long)i * coPad + co] + add + (beta == 0f ? 0f : beta * d[i * sample]);
                     }
                 }
+            }
         }
 
         private const int KC = HostGemm.KC;
