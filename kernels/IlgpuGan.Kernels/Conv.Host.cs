@@ -407,15 +407,13 @@ public sealed partial class Kernels
                                     Transpose8x8(Vector256.Load(sr + v), Vector256.Load(sr + sample + v), Vector256.Load(sr + 2 * sample + v),
                                         Vector256.Load(sr + 3 * sample + v), Vector256.Load(sr + 4 * sample + v), Vector256.Load(sr + 5 * sample + v),
                                         Vector256.Load(sr + 6 * sample + v), Vector256.Load(sr + 7 * sample + v), o + v * 8, 8);
-                            for (; v < w; v += 8)   // the rest of the row (and the rows of samples past count) through a zeroed 8 x 8 tile
+                            for (; v < w; v += 8)   // the rest of the row (and the rows of samples past count): masked loads, zeros past it
                             {
                                 int m = Math.Min(8, w - v);
+                                var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(m)).AsSingle();
+                                float* sv = sr + v;
                                 for (int i = 0; i < 8; i++)
-                                {
-                                    new Span<float>(rest + 8 * i, 8).Clear();
-                                    if (i < n)
-                                        new Span<float>(sr + i * sample + v, m).CopyTo(new Span<float>(rest + 8 * i, m));
-                                }
+                                    (i < n ? Avx.MaskLoad(sv + i * sample, mask) : Vector256<float>.Zero).Store(rest + 8 * i);
                                 Transpose8x8(Vector256.Load(rest), Vector256.Load(rest + 8), Vector256.Load(rest + 16), Vector256.Load(rest + 24),
                                     Vector256.Load(rest + 32), Vector256.Load(rest + 40), Vector256.Load(rest + 48), Vector256.Load(rest + 56), rest + 64, 8);
                                 new Span<float>(rest + 64, 8 * m).CopyTo(new Span<float>(o + v * 8, 8 * m));
